@@ -1,0 +1,62 @@
+import type { IncomingHttpHeaders } from 'node:http';
+
+export type Color = 'blue' | 'green';
+export const COLORS: readonly Color[] = ['blue', 'green'];
+export function otherColor(color: Color): Color {
+  return color === 'blue' ? 'green' : 'blue';
+}
+
+/** Verified JWT claims as the auth stage hands them on. */
+export type Claims = Readonly<Record<string, unknown>> & { readonly sub?: string };
+
+/**
+ * Per-request state that every pipeline stage reads and fills in. Created once per request by the
+ * identity stage; stages never re-derive what is already here (one canonical path, one client address).
+ */
+export interface RequestContext {
+  /** x-request-id: the client's when well-formed, else generated. */
+  readonly id: string;
+  /** process.hrtime.bigint() when the request arrived. */
+  readonly startedAt: bigint;
+  readonly method: string;
+  /** Lower-cased request headers as node parsed them. */
+  readonly headers: IncomingHttpHeaders;
+  /** Client address: the socket peer, or X-Forwarded-For's first untrusted hop when the peer is a trusted proxy. */
+  readonly clientIp: string;
+  /** The socket peer address (the proxy in front of us, if any). */
+  readonly peerIp: string;
+  /** Canonical path: percent-decoded once, dot-segments removed, `//` collapsed. Always starts with '/'. */
+  readonly path: string;
+  /** The raw query string without '?', '' when none. */
+  readonly query: string;
+  /** The matched service name, or null (no such service / not a service route). */
+  service: string | null;
+  /** The path after the service prefix, always starting with '/'. */
+  rest: string;
+  /** Verified JWT claims, null when no (valid) token was presented. */
+  claims: Claims | null;
+  /** Rate-limit and sticky identity: the verified `sub`, else the sticky cookie, else the client address. */
+  identity: string;
+  /** Colour asked for with the x-acgs-color header, null when none or invalid. */
+  colorOverride: Color | null;
+  /** Set by the policy stage when the caller may use the override header. */
+  overrideAllowed: boolean;
+  /** Extra response headers stages want on the answer (RateLimit-*, policy headers), flat [name, value, ...]. */
+  readonly responseHeaders: string[];
+  /** Extra request headers for the upstream (verified identity), flat [name, value, ...]. */
+  readonly upstreamHeaders: string[];
+}
+
+/**
+ * One pipeline stage. Returns nothing to let the request go on; throws a GatewayError to answer it.
+ * Synchronous stages should return undefined rather than a resolved promise to save a tick.
+ */
+export interface Stage {
+  readonly name: string;
+  run(ctx: RequestContext): void | Promise<void>;
+}
+
+/** Something the gateway must close on shutdown. */
+export interface Closeable {
+  close(): Promise<void>;
+}
