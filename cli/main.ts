@@ -1,0 +1,48 @@
+import { pathToFileURL } from 'node:url';
+import { UsageError } from './args.js';
+
+const HELP = `Usage: acgs-gateway <command> [options]
+
+Commands:
+  start [--config FILE]                      run the gateway (embedded default without a config)
+  policy build|test|sign                     build, test and sign the Rego policy bundle (pinned opa)
+  rollout start|status|pause|resume|promote|abort SERVICE
+                                             drive a progressive rollout through the admin API
+  weights set SERVICE GREEN                  set a service's blue/green split by hand
+
+Run 'acgs-gateway <command> --help' for the options of a command.`;
+
+type Command = (argv: string[]) => Promise<number>;
+
+const COMMANDS: Record<string, () => Promise<Command>> = {
+  start: async () => (await import('./start.js')).runStart,
+};
+
+export async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  if (command === undefined || command === '--help' || command === '-h' || command === 'help') {
+    process.stdout.write(`${HELP}\n`);
+    return command === undefined ? 64 : 0;
+  }
+  const load = COMMANDS[command];
+  if (!load) {
+    process.stderr.write(`acgs-gateway: unknown command '${command}'\n\n${HELP}\n`);
+    return 64;
+  }
+  try {
+    return await (await load())(rest);
+  } catch (err) {
+    if (err instanceof UsageError) {
+      process.stderr.write(`acgs-gateway ${command}: ${err.message} (see --help)\n`);
+      return 64;
+    }
+    throw err;
+  }
+}
+
+// Run directly (`node --import tsx cli/main.ts start`), as tests and development do.
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+  main(process.argv.slice(2)).then((code) => {
+    process.exitCode = code;
+  });
+}

@@ -1,0 +1,127 @@
+import { z } from 'zod';
+import { duration } from './duration.js';
+
+// The gateway's configuration file. Every field has a default, so `{}` plus services is a valid file;
+// the embedded default lives in config/gateway.yaml. Runtime code receives the parsed, typed result.
+
+const color = z.enum(['blue', 'green'], { message: "must be 'blue' or 'green'" });
+const httpUrl = z
+  .string()
+  .refine((value) => {
+    try {
+      const url = new URL(value);
+      return (url.protocol === 'http:' || url.protocol === 'https:') && url.hostname !== '';
+    } catch {
+      return false;
+    }
+  }, 'must be a URL')
+  .transform((value) => value.replace(/\/+$/, ''));
+
+const timeoutsSchema = z.strictObject({
+  connect: duration(1).default(2000),
+  headers: duration(1).default(15_000),
+  body: duration(1).default(30_000),
+});
+
+const breakerSchema = z.strictObject({
+  /** Share of failed calls (transport errors, timeouts) in the rolling window that opens the breaker. */
+  errorThresholdPercentage: z.number().min(1).max(100).default(50),
+  /** Calls in the rolling window before the breaker may open at all. */
+  volumeThreshold: z.number().int().min(1).default(5),
+  /** How long an open breaker waits before letting one probe through. */
+  resetTimeout: duration(10).default(5000),
+  rollingCountTimeout: duration(100).default(10_000),
+});
+
+const poolSchema = z.strictObject({
+  upstreams: z.array(httpUrl).min(1, 'must list at least one upstream URL'),
+});
+
+const demoColorSchema = z.strictObject({
+  latencyMs: z.number().min(0).default(0),
+  failRate: z.number().min(0).max(1).default(0),
+});
+
+const serviceSchema = z.strictObject({
+  /** Path prefix clients use; default /api/<name>/. */
+  prefix: z
+    .string()
+    .regex(/^\/[^?#\s]*\/$/, "must start and end with '/'")
+    .optional(),
+  stable: color.default('blue'),
+  /** Initial split before any operator or rollout changes it. */
+  weights: z.strictObject({ green: z.number().int().min(0).max(100).default(0) }).prefault({}),
+  /** When every upstream of the chosen colour is out, send the request to the other colour. */
+  failover: z.boolean().default(true),
+  blue: poolSchema,
+  green: poolSchema,
+  timeouts: timeoutsSchema.partial().optional(),
+  /** Demo behaviour per colour, used only by the in-process demo services. */
+  demo: z.strictObject({ blue: demoColorSchema.optional(), green: demoColorSchema.optional() }).optional(),
+  auth: z.unknown().optional(),
+});
+
+export const configSchema = z.strictObject({
+  server: z
+    .strictObject({
+      host: z.string().default('0.0.0.0'),
+      port: z.number().int().min(0).max(65535).default(8080),
+      /** CIDRs whose X-Forwarded-For is believed (nginx in front). */
+      trustedProxies: z.array(z.string()).default([]),
+      maxBodyBytes: z.number().int().min(0).default(1024 * 1024 * 1024),
+      maxHeaderBytes: z.number().int().min(1024).default(16 * 1024),
+      /** Time allowed to receive a whole client request (headers and body). */
+      requestTimeout: duration(0).default(300_000),
+      keepAliveTimeout: duration(0).default(65_000),
+      /** On SIGTERM, how long in-flight requests may take to finish before the process exits anyway. */
+      drainTimeout: duration(0).default(15_000),
+      accessLog: z.boolean().default(false),
+      stickyCookie: z
+        .strictObject({
+          name: z.string().regex(/^[A-Za-z0-9_-]+$/).default('acgs_uid'),
+          maxAgeSec: z.number().int().min(0).default(30 * 24 * 3600),
+          enabled: z.boolean().default(true),
+        })
+        .prefault({}),
+    })
+    .prefault({}),
+  admin: z
+    .strictObject({
+      host: z.string().default('127.0.0.1'),
+      port: z.number().int().min(0).max(65535).default(9901),
+      auditLog: z.string().default('var/audit.jsonl'),
+    })
+    .prefault({}),
+  proxy: z
+    .strictObject({
+      timeouts: timeoutsSchema.prefault({}),
+      breaker: breakerSchema.prefault({}),
+      connectionsPerUpstream: z.number().int().min(1).default(128),
+      keepAliveTimeout: duration(100).default(30_000),
+    })
+    .prefault({}),
+  services: z
+    .record(z.string().regex(/^[a-z][a-z0-9-]*$/, 'service names are lower-case words'), serviceSchema)
+    .refine((services) => Object.keys(services).length > 0, 'must define at least one service'),
+  redis: z.strictObject({ url: z.string().optional(), keyPrefix: z.string().default('acgs:') }).prefault({}),
+  logging: z
+    .strictObject({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') })
+    .prefault({}),
+  /** In-process demo upstreams for the embedded default: one listener per service and colour. */
+  demo: z
+    .strictObject({
+      enabled: z.boolean().default(false),
+      host: z.string().default('127.0.0.1'),
+      basePort: z.number().int().min(0).max(65535).default(18100),
+    })
+    .prefault({}),
+  auth: z.unknown().optional(),
+  rateLimit: z.unknown().optional(),
+  policy: z.unknown().optional(),
+  rollout: z.unknown().optional(),
+});
+
+export type GatewayConfig = z.output<typeof configSchema>;
+export type ServiceConfig = z.output<typeof serviceSchema>;
+export type TimeoutsConfig = z.output<typeof timeoutsSchema>;
+export type BreakerConfig = z.output<typeof breakerSchema>;

@@ -1,0 +1,173 @@
+import { randomBytes } from 'node:crypto';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { FastifyInstance } from 'fastify';
+import pino, { type Logger } from 'pino';
+import { AdminTokenAuthenticator } from './admin/admin-auth.js';
+import { createAdminServer } from './admin/admin-server.js';
+import { AuditLog } from './admin/audit-log.js';
+import { registerServiceRoutes } from './admin/service-routes.js';
+import type { ResolvedConfig } from './config/load.js';
+import type { Closeable, Stage } from './core/types.js';
+import { type DemoUpstream, startDemoUpstreams, stopDemoUpstreams } from './demo/demo-upstreams.js';
+import { GatewayMetrics } from './metrics/gateway-metrics.js';
+import { answerClientError } from './pipeline/client-errors.js';
+import { DataPlane, type ReadinessCheck } from './pipeline/data-plane.js';
+import { Forwarder } from './proxy/forwarder.js';
+import type { OutcomeRecorder } from './proxy/outcome.js';
+import { ServiceRuntime } from './proxy/service-runtime.js';
+import { MemoryWeightStore } from './routing/memory-weight-store.js';
+import { ServiceTable } from './routing/service-table.js';
+import type { WeightStore } from './routing/weight-store.js';
+
+export interface GatewayOptions {
+  readonly logger?: Logger;
+}
+
+export interface Gateway {
+  readonly config: ResolvedConfig;
+  readonly logger: Logger;
+  /** e.g. http://127.0.0.1:8080 */
+  readonly dataUrl: string;
+  readonly adminUrl: string;
+  /** Set when ADMIN_TOKENS was empty: the token made for this run (name 'local'). */
+  readonly generatedAdminToken: string | null;
+  readonly demo: readonly DemoUpstream[];
+  readonly metrics: GatewayMetrics;
+  readonly weights: WeightStore;
+  readonly audit: AuditLog;
+  /** Stop accepting, let in-flight requests finish (up to drainTimeout), then release everything. */
+  shutdown(reason?: string): Promise<void>;
+}
+
+const nullRecorder: OutcomeRecorder = { record() {} };
+
+/** Builds and starts everything the configuration asks for. */
+export async function startGateway(config: ResolvedConfig, options: GatewayOptions = {}): Promise<Gateway> {
+  const logger = options.logger ?? pino({ level: config.logging.level, name: 'acgs-gateway' });
+  const closers: Closeable[] = [];
+  const metrics = new GatewayMetrics();
+  const demo = config.demo.enabled ? await startDemoUpstreams(config.services) : [];
+
+  try {
+    const table = new ServiceTable(config.services);
+    const runtimes = new Map<string, ServiceRuntime>();
+    for (const service of config.services) runtimes.set(service.name, new ServiceRuntime(service, config.proxy, metrics));
+    closers.push({ close: async () => void (await Promise.all([...runtimes.values()].map((r) => r.close()))) });
+
+    const weights: WeightStore = new MemoryWeightStore(
+      config.services.map((s) => [s.name, { green: s.weights.green, stable: s.stable }]),
+    );
+    closers.push(weights);
+    const publishWeights = (service: string) => {
+      const w = weights.get(service);
+      metrics.weight.labels(service, 'green').set(w.green);
+      metrics.weight.labels(service, 'blue').set(100 - w.green);
+    };
+    for (const service of config.services) publishWeights(service.name);
+    weights.subscribe((service) => publishWeights(service));
+
+    const audit = new AuditLog(config.admin.auditLog, logger);
+    await audit.open();
+    closers.push(audit);
+
+    const stages: Stage[] = [];
+    const readiness: ReadinessCheck[] = [];
+    const identityHeaders = new Set<string>();
+
+    let plane: DataPlane | null = null;
+    const forwarder = new Forwarder({
+      metrics,
+      recorder: nullRecorder,
+      maxBodyBytes: config.server.maxBodyBytes,
+      identityHeaders,
+      sendError: (res, ctx, error, color) => plane!.sendError(res, ctx, error, color),
+    });
+    plane = new DataPlane({ config, table, runtimes, weights, stages, forwarder, metrics, logger, readiness });
+
+    const server = createServer(
+      {
+        maxHeaderSize: config.server.maxHeaderBytes,
+        requestTimeout: config.server.requestTimeout,
+        headersTimeout: Math.min(60_000, config.server.requestTimeout || 60_000),
+        keepAliveTimeout: config.server.keepAliveTimeout,
+      },
+      plane.handle,
+    );
+    server.on('clientError', answerClientError);
+    await listen(server, config.server.port, config.server.host);
+
+    // With no ADMIN_TOKENS (allowed only on a loopback admin address) a one-off token is made and printed,
+    // so the admin plane is never open, not even on a developer's machine.
+    const generatedAdminToken = config.adminTokens.length === 0 ? randomBytes(24).toString('base64url') : null;
+    const adminTokens = generatedAdminToken ? [{ name: 'local', token: generatedAdminToken }] : config.adminTokens;
+    const admin = createAdminServer({
+      authenticator: new AdminTokenAuthenticator(adminTokens),
+      registry: metrics.registry,
+      audit,
+      logger,
+    });
+    await registerServiceRoutes(admin, { runtimes, weights, audit, isRolloutActive: () => false });
+    await admin.listen({ port: config.admin.port, host: config.admin.host });
+
+    const dataUrl = urlOf(server);
+    const adminUrl = urlOf(admin.server);
+    logger.info({ data: dataUrl, admin: adminUrl, config: config.source, services: table.names }, 'gateway started');
+
+    let shuttingDown: Promise<void> | null = null;
+    const shutdown = (reason = 'shutdown') => {
+      shuttingDown ??= drainAndClose(server, admin, plane!, config.server.drainTimeout, logger, reason).then(async () => {
+        for (const closer of closers.reverse()) await closer.close();
+        await stopDemoUpstreams(demo);
+        logger.info('gateway stopped');
+      });
+      return shuttingDown;
+    };
+    return { config, logger, dataUrl, adminUrl, generatedAdminToken, demo, metrics, weights, audit, shutdown };
+  } catch (err) {
+    for (const closer of closers.reverse()) await closer.close().catch(() => {});
+    await stopDemoUpstreams(demo);
+    throw err;
+  }
+}
+
+async function drainAndClose(
+  server: Server,
+  admin: FastifyInstance,
+  plane: DataPlane,
+  drainTimeout: number,
+  logger: Logger,
+  reason: string,
+): Promise<void> {
+  logger.info({ reason, inFlight: plane.inFlight, drainTimeout }, 'draining: no new connections, finishing requests in flight');
+  const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+  // Idle keep-alive connections would hold server.close() open; busy ones get `Connection: close` on their answer.
+  server.closeIdleConnections();
+  let timer: NodeJS.Timeout | undefined;
+  const timedOut = new Promise<boolean>((resolve) => {
+    timer = setTimeout(() => resolve(true), drainTimeout);
+  });
+  const idle = plane.drain().then(() => false);
+  const expired = await Promise.race([idle, timedOut]);
+  clearTimeout(timer);
+  if (expired) logger.warn({ inFlight: plane.inFlight }, 'drain timeout reached; closing remaining connections');
+  server.closeAllConnections();
+  await closed;
+  await admin.close();
+}
+
+function listen(server: Server, port: number, host: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+}
+
+function urlOf(server: Server): string {
+  const address = server.address() as AddressInfo;
+  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  return `http://${host === '0.0.0.0' || host === '[::]' ? '127.0.0.1' : host}:${address.port}`;
+}

@@ -1,0 +1,106 @@
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import { COLORS, type Color } from '../core/types.js';
+
+const STATUS_CLASSES = ['1xx', '2xx', '3xx', '4xx', '5xx'] as const;
+
+/** Request-duration buckets in seconds: sub-millisecond proxying up to slow upstreams. */
+const DURATION_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+
+export type UpstreamErrorKind =
+  | 'refused'
+  | 'reset'
+  | 'connect_timeout'
+  | 'headers_timeout'
+  | 'body_timeout'
+  | 'breaker_open'
+  | 'dns'
+  | 'other';
+
+interface ServiceChildren {
+  readonly requests: Record<Color, { inc(): void }[]>;
+  readonly duration: Record<Color, { observe(v: number): void }>;
+}
+
+/**
+ * The data plane's own metrics. Label children are bound once per service × colour × class, because
+ * prom-client otherwise hashes the label set on every increment — that would be per-request work.
+ */
+export class GatewayMetrics {
+  readonly registry: Registry;
+  readonly #requests: Counter<'service' | 'color' | 'class'>;
+  readonly #duration: Histogram<'service' | 'color'>;
+  readonly #upstreamErrors: Counter<'service' | 'color' | 'kind'>;
+  readonly #rejections: Counter<'code'>;
+  readonly breakerState: Gauge<'service' | 'color' | 'upstream'>;
+  readonly weight: Gauge<'service' | 'color'>;
+  readonly #children = new Map<string, ServiceChildren>();
+
+  constructor(registry: Registry = new Registry(), { defaultMetrics = true } = {}) {
+    this.registry = registry;
+    if (defaultMetrics) collectDefaultMetrics({ register: registry });
+    this.#requests = new Counter({
+      name: 'acgs_requests_total',
+      help: 'Proxied requests by service, colour and response status class',
+      labelNames: ['service', 'color', 'class'],
+      registers: [registry],
+    });
+    this.#duration = new Histogram({
+      name: 'acgs_request_duration_seconds',
+      help: 'Time from request arrival to the end of the response, by service and colour',
+      labelNames: ['service', 'color'],
+      buckets: DURATION_BUCKETS,
+      registers: [registry],
+    });
+    this.#upstreamErrors = new Counter({
+      name: 'acgs_upstream_errors_total',
+      help: 'Failed upstream attempts by kind (refused, reset, timeouts, breaker_open, ...)',
+      labelNames: ['service', 'color', 'kind'],
+      registers: [registry],
+    });
+    this.#rejections = new Counter({
+      name: 'acgs_gateway_responses_total',
+      help: 'Answers the gateway made itself (not proxied), by error code',
+      labelNames: ['code'],
+      registers: [registry],
+    });
+    this.breakerState = new Gauge({
+      name: 'acgs_circuit_breaker_state',
+      help: 'Circuit breaker state per upstream: 0 closed, 1 half-open, 2 open',
+      labelNames: ['service', 'color', 'upstream'],
+      registers: [registry],
+    });
+    this.weight = new Gauge({
+      name: 'acgs_traffic_weight_percent',
+      help: 'Share of users routed to each colour, 0..100',
+      labelNames: ['service', 'color'],
+      registers: [registry],
+    });
+  }
+
+  /** Binds the label children of one service; call once per service at start. */
+  bindService(service: string): void {
+    const requests = {} as Record<Color, { inc(): void }[]>;
+    const duration = {} as Record<Color, { observe(v: number): void }>;
+    for (const color of COLORS) {
+      requests[color] = STATUS_CLASSES.map((cls) => this.#requests.labels(service, color, cls));
+      duration[color] = this.#duration.labels(service, color);
+    }
+    this.#children.set(service, { requests, duration });
+  }
+
+  observeRequest(service: string, color: Color, status: number, seconds: number): void {
+    const children = this.#children.get(service);
+    if (!children) return;
+    const cls = Math.min(Math.max(Math.floor(status / 100), 1), 5) - 1;
+    children.requests[color][cls]!.inc();
+    children.duration[color].observe(seconds);
+  }
+
+  upstreamError(service: string, color: Color, kind: UpstreamErrorKind): void {
+    this.#upstreamErrors.labels(service, color, kind).inc();
+  }
+
+  gatewayResponse(code: string): void {
+    this.#rejections.labels(code).inc();
+  }
+}

@@ -1,0 +1,62 @@
+import { Errors, type ErrorSpec } from '../core/errors.js';
+import type { UpstreamErrorKind } from '../metrics/gateway-metrics.js';
+
+function codeOf(err: unknown): string | undefined {
+  return typeof err === 'object' && err !== null ? (err as { code?: string }).code : undefined;
+}
+
+/** What went wrong talking to an upstream, for the metrics label. */
+export function classifyUpstreamError(err: unknown): UpstreamErrorKind {
+  switch (codeOf(err)) {
+    case 'ECONNREFUSED':
+      return 'refused';
+    case 'ECONNRESET':
+    case 'EPIPE':
+    case 'UND_ERR_SOCKET':
+    case 'UND_ERR_CLOSED':
+      return 'reset';
+    case 'UND_ERR_CONNECT_TIMEOUT':
+    case 'ETIMEDOUT':
+      return 'connect_timeout';
+    case 'UND_ERR_HEADERS_TIMEOUT':
+      return 'headers_timeout';
+    case 'UND_ERR_BODY_TIMEOUT':
+      return 'body_timeout';
+    case 'EOPENBREAKER':
+      return 'breaker_open';
+    case 'ENOTFOUND':
+    case 'EAI_AGAIN':
+      return 'dns';
+    default:
+      return 'other';
+  }
+}
+
+/** The answer for the client: 502 for unreachable, 504 for too slow, 503 when the breaker is open. */
+export function errorSpecFor(kind: UpstreamErrorKind): ErrorSpec {
+  switch (kind) {
+    case 'connect_timeout':
+    case 'headers_timeout':
+    case 'body_timeout':
+      return Errors.GATEWAY_TIMEOUT;
+    case 'breaker_open':
+      return Errors.UPSTREAM_UNAVAILABLE;
+    default:
+      return Errors.BAD_GATEWAY;
+  }
+}
+
+/** Failures that say the upstream host is unhealthy (they feed its circuit breaker). */
+export function isTransportFailure(err: unknown): boolean {
+  const kind = classifyUpstreamError(err);
+  return kind !== 'other' && kind !== 'breaker_open';
+}
+
+/**
+ * Failures where the request certainly never reached the application, or reached it on a connection
+ * that broke: safe to try once more on another upstream when the method is idempotent and bodiless.
+ */
+export function isRetryable(err: unknown): boolean {
+  const kind = classifyUpstreamError(err);
+  return kind === 'refused' || kind === 'reset' || kind === 'connect_timeout' || kind === 'dns';
+}
