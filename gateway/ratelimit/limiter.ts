@@ -1,0 +1,85 @@
+// One configured limit: asks its store, and when Redis cannot answer applies the limit's failMode.
+import type { Counter } from 'prom-client';
+import { Errors, GatewayError } from '../core/errors.js';
+import type { LimitConfig } from './config.js';
+import type { MemoryStore } from './memory-store.js';
+import type { DecisionResult, RateLimitMetrics } from './metrics.js';
+import type { RedisHealth } from './redis-health.js';
+import { type Decision, type RateLimitStore, StoreUnavailableError } from './store.js';
+
+export interface LimiterOptions {
+  readonly config: LimitConfig;
+  /** The Redis store, or the memory store when no Redis is configured. */
+  readonly store: RateLimitStore;
+  /** Memory store used by failMode open while Redis is unreachable; null without Redis. */
+  readonly fallback: MemoryStore | null;
+  readonly health: RedisHealth | null;
+  readonly metrics: RateLimitMetrics;
+  /** Replicas sharing the limit; the fallback enforces this replica's share of it. */
+  readonly replicas: number;
+}
+
+export class Limiter {
+  readonly config: LimitConfig;
+  private readonly store: RateLimitStore;
+  private readonly fallback: MemoryStore | null;
+  private readonly health: RedisHealth | null;
+  /** ceil so that a small limit spread over many replicas still admits someone. */
+  private readonly fallbackLimit: number;
+  private readonly counters: Record<DecisionResult, Counter.Internal>;
+
+  constructor(opts: LimiterOptions) {
+    this.config = opts.config;
+    this.store = opts.store;
+    this.fallback = opts.fallback;
+    this.health = opts.health;
+    this.fallbackLimit = Math.ceil(opts.config.limit / opts.replicas);
+    const d = opts.metrics.decisions;
+    const name = opts.config.name;
+    this.counters = {
+      allowed: d.labels(name, 'allowed'),
+      limited: d.labels(name, 'limited'),
+      fallback_allowed: d.labels(name, 'fallback_allowed'),
+      fallback_limited: d.labels(name, 'fallback_limited'),
+      unavailable: d.labels(name, 'unavailable'),
+    };
+  }
+
+  /**
+   * Counts one request of `key`. Synchronous with the memory store; with Redis, a promise that settles
+   * within the Redis timeout. Rejects with a 503 GatewayError when Redis fails and failMode is closed.
+   */
+  decide(key: string, nowMs: number): Decision | Promise<Decision> {
+    const c = this.config;
+    const d = this.store.hit(key, c.limit, c.windowMs, c.algorithm, nowMs);
+    if (!(d instanceof Promise)) return this.counted(d);
+    return d.then(this.onShared, (err: unknown) => this.onUnavailable(err, key, nowMs));
+  }
+
+  private counted(d: Decision): Decision {
+    (d.allowed ? this.counters.allowed : this.counters.limited).inc();
+    return d;
+  }
+
+  // An arrow property, not a method: passed to then() on every decision without binding a closure each time.
+  private readonly onShared = (d: Decision): Decision => {
+    this.health?.success();
+    return this.counted(d);
+  };
+
+  private onUnavailable(err: unknown, key: string, nowMs: number): Decision {
+    const reason = err instanceof StoreUnavailableError ? err.reason : 'error';
+    this.health?.failure(
+      reason,
+      err instanceof StoreUnavailableError && reason === 'error' ? err.cause : err,
+    );
+    const c = this.config;
+    if (c.failMode === 'closed' || this.fallback === null) {
+      this.counters.unavailable.inc();
+      throw new GatewayError(Errors.RATE_LIMIT_UNAVAILABLE, undefined, { 'retry-after': '1' });
+    }
+    const d = this.fallback.hit(key, this.fallbackLimit, c.windowMs, c.algorithm, nowMs);
+    (d.allowed ? this.counters.fallback_allowed : this.counters.fallback_limited).inc();
+    return d;
+  }
+}
