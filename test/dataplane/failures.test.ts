@@ -1,0 +1,159 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { request } from 'undici';
+import type { Gateway } from '../../gateway/gateway.js';
+import { ADMIN_AUTH, startTestGateway } from '../helpers/gateway.js';
+import { closedPort, startUpstream, type TestUpstream } from '../helpers/upstream.js';
+
+async function call(gw: Gateway, path: string, method: 'GET' | 'POST' = 'GET') {
+  const started = performance.now();
+  const res = await request(`${gw.dataUrl}${path}`, { method, body: method === 'POST' ? 'payload' : null });
+  const text = await res.body.text();
+  return {
+    status: res.statusCode,
+    headers: res.headers,
+    body: text ? JSON.parse(text) : null,
+    ms: performance.now() - started,
+  };
+}
+
+describe('upstream failures', () => {
+  let good: TestUpstream;
+  let other: TestUpstream;
+  let silent: TestUpstream;
+  let stalling: TestUpstream;
+  let resetting: TestUpstream;
+  let refused: string;
+  let gw: Gateway;
+
+  before(async () => {
+    good = await startUpstream('good');
+    other = await startUpstream('other');
+    silent = await startUpstream('silent', () => {}); // never answers
+    stalling = await startUpstream('stalling', (_req, res) => {
+      res.writeHead(200, { 'content-type': 'text/plain' });
+      res.write('first bytes, then nothing');
+    });
+    resetting = await startUpstream('resetting', (req) => req.socket.destroy());
+    refused = `http://127.0.0.1:${await closedPort()}`;
+    const fast = { headers: '300ms', body: '300ms' };
+    const breaker = { volumeThreshold: 2, errorThresholdPercentage: 50, resetTimeout: '400ms' };
+    gw = await startTestGateway(
+      {
+        refused: { blue: [refused], green: [good.url], failover: false },
+        retry: { blue: [refused, good.url], green: [other.url], failover: false },
+        resets: { blue: [resetting.url, good.url], green: [other.url], failover: false },
+        slow: { blue: [silent.url], green: [good.url], timeouts: fast, failover: false },
+        stall: { blue: [stalling.url], green: [good.url], timeouts: fast },
+        failover: { blue: [refused], green: [other.url], failover: true },
+        nofailover: { blue: [refused], green: [other.url], failover: false },
+      },
+      { proxy: { breaker } },
+    );
+  });
+  after(async () => {
+    await gw.shutdown();
+    await Promise.all([good, other, silent, stalling, resetting].map((u) => u.close()));
+  });
+
+  test('connection refused answers 502 bad_gateway', async () => {
+    const res = await call(gw, '/api/refused/x');
+    assert.equal(res.status, 502);
+    assert.equal(res.body.error.code, 'bad_gateway');
+    assert.equal(res.headers['x-acgs-color'], 'blue');
+  });
+
+  test('a refused GET is retried once on another upstream of the same colour', async () => {
+    const before = good.seen.length;
+    for (let i = 0; i < 4; i++) {
+      const res = await call(gw, '/api/retry/x');
+      assert.equal(res.status, 200, `request ${i}`);
+      assert.equal(res.headers['x-acgs-color'], 'blue');
+    }
+    assert.equal(good.seen.length - before, 4);
+    assert.equal(other.seen.filter((s) => s.url === '/x').length, 0, 'the retry stays on the same colour');
+  });
+
+  test('a POST is never retried: the one that hits the dead upstream gets 502', async () => {
+    const statuses: number[] = [];
+    for (let i = 0; i < 2; i++) statuses.push((await call(gw, '/api/resets/p', 'POST')).status);
+    assert.deepEqual(statuses.sort(), [200, 502]);
+  });
+
+  test('a connection reset on a GET is retried on the other upstream', async () => {
+    for (let i = 0; i < 3; i++) assert.equal((await call(gw, '/api/resets/g')).status, 200);
+  });
+
+  test('an upstream that does not answer in time gives 504 within the headers timeout', async () => {
+    const res = await call(gw, '/api/slow/x');
+    assert.equal(res.status, 504);
+    assert.equal(res.body.error.code, 'gateway_timeout');
+    assert.ok(res.ms < 2000, `took ${res.ms} ms`);
+  });
+
+  test('a body that stalls after the headers ends in a closed connection, not a hang', async () => {
+    const started = performance.now();
+    const res = await request(`${gw.dataUrl}/api/stall/x`);
+    assert.equal(res.statusCode, 200);
+    await assert.rejects(res.body.text());
+    assert.ok(performance.now() - started < 3000);
+  });
+
+  test('every upstream of a colour out: failover to the other colour when allowed', async () => {
+    const colors: string[] = [];
+    for (let i = 0; i < 6; i++) colors.push(String((await call(gw, '/api/failover/x')).headers['x-acgs-color']));
+    assert.equal(colors.at(-1), 'green', `colours seen: ${colors.join(',')}`);
+    const res = await call(gw, '/api/failover/y');
+    assert.equal(res.status, 200);
+    assert.equal(res.body.name, 'other');
+  });
+
+  test('…and 503 upstream_unavailable when the service does not allow failover', async () => {
+    let last = await call(gw, '/api/nofailover/x');
+    for (let i = 0; i < 5; i++) last = await call(gw, '/api/nofailover/x');
+    assert.equal(last.status, 503);
+    assert.equal(last.body.error.code, 'upstream_unavailable');
+  });
+});
+
+describe('circuit breaker', () => {
+  test('opens after repeated failures, lets a probe through after the cool-down, and closes again', async () => {
+    const port = await closedPort();
+    const other = await startUpstream('green');
+    const gw = await startTestGateway(
+      { ac: { blue: [`http://127.0.0.1:${port}`], green: [other.url], failover: false } },
+      { proxy: { breaker: { volumeThreshold: 3, errorThresholdPercentage: 50, resetTimeout: '500ms' } } },
+    );
+    const breakerState = async () => {
+      const res = await request(`${gw.adminUrl}/admin/services/ac`, { headers: ADMIN_AUTH });
+      const body = (await res.body.json()) as { colors: { blue: { upstreams: { breaker: string }[] } } };
+      return body.colors.blue.upstreams[0]!.breaker;
+    };
+    try {
+      assert.equal(await breakerState(), 'closed');
+      for (let i = 0; i < 4; i++) await call(gw, '/api/ac/x');
+      assert.equal(await breakerState(), 'open');
+      const fastFail = await call(gw, '/api/ac/x');
+      assert.equal(fastFail.status, 503, 'no connection attempt while open');
+
+      const metrics = await (await request(`${gw.adminUrl}/metrics`, { headers: ADMIN_AUTH })).body.text();
+      assert.match(metrics, /acgs_circuit_breaker_state\{service="ac",color="blue",upstream="http:\/\/127\.0\.0\.1:\d+"\} 2/);
+
+      const revived = await startUpstream('blue-back', undefined, port);
+      try {
+        await sleep(650);
+        assert.equal(await breakerState(), 'half_open');
+        const probe = await call(gw, '/api/ac/x');
+        assert.equal(probe.status, 200);
+        assert.equal(await breakerState(), 'closed');
+        assert.equal((await call(gw, '/api/ac/x')).status, 200);
+      } finally {
+        await revived.close();
+      }
+    } finally {
+      await gw.shutdown();
+      await other.close();
+    }
+  });
+});
