@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { Errors, errorBody, GatewayError } from '../core/errors.js';
 import type { RolloutManager, RolloutStatus } from '../../rollout/manager.js';
+import { Errors, errorBody, GatewayError } from '../core/errors.js';
 
 export interface RolloutRoutesDeps {
   readonly manager: RolloutManager;
