@@ -3,6 +3,12 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import pino, { type Logger } from 'pino';
+import { Redis } from 'ioredis';
+import { type AuthConfigInput, authConfigFromEnv } from './auth/config.js';
+import { createDemoSigner, type DemoSigner } from './auth/demo-signer.js';
+import { createAuthStage } from './auth/stage.js';
+import { createRateLimitStages } from './ratelimit/stage.js';
+import { recommendedRedisOptions } from './ratelimit/redis-store.js';
 import { AdminTokenAuthenticator } from './admin/admin-auth.js';
 import { createAdminServer } from './admin/admin-server.js';
 import { AuditLog } from './admin/audit-log.js';
@@ -33,6 +39,8 @@ export interface Gateway {
   /** Set when ADMIN_TOKENS was empty: the token made for this run (name 'local'). */
   readonly generatedAdminToken: string | null;
   readonly demo: readonly DemoUpstream[];
+  /** In the embedded default: a ready ES256 token for sub 'demo-user' (valid 24 h). */
+  readonly demoToken: string | null;
   readonly metrics: GatewayMetrics;
   readonly weights: WeightStore;
   readonly audit: AuditLog;
@@ -70,10 +78,41 @@ export async function startGateway(config: ResolvedConfig, options: GatewayOptio
     const audit = new AuditLog(config.admin.auditLog, logger);
     await audit.open();
     closers.push(audit);
+    const readiness: ReadinessCheck[] = [];
+
+    const redis = config.redis.url ? await connectRedis(config.redis.url, logger) : null;
+    if (redis) {
+      closers.push({ close: async () => void redis.disconnect() });
+      readiness.push(() => (redis.status === 'ready' ? null : `redis is ${redis.status}`));
+    }
 
     const stages: Stage[] = [];
-    const readiness: ReadinessCheck[] = [];
     const identityHeaders = new Set<string>();
+    const rateLimits =
+      config.rateLimit.limits.length > 0
+        ? createRateLimitStages({ config: config.rateLimit, redis, registry: metrics.registry, logger })
+        : null;
+    if (rateLimits) {
+      closers.push(rateLimits);
+      stages.push(rateLimits.beforeAuth);
+    }
+    let auth = config.auth;
+    let demoSigner: DemoSigner | null = null;
+    if (config.demo.enabled) {
+      // The embedded default signs its own demo tokens so a newcomer can try authenticated calls at once.
+      demoSigner = createDemoSigner();
+      auth = authConfigFromEnv({}, { ...auth, keys: [...(auth?.keys ?? []), demoSigner.key] } as AuthConfigInput);
+    }
+    if (auth) {
+      const serviceModes = Object.fromEntries(
+        config.services.filter((s) => s.auth !== undefined).map((s) => [s.name, s.auth!]),
+      );
+      const authStage = createAuthStage({ config: auth, services: serviceModes, registry: metrics.registry, logger });
+      closers.push(authStage);
+      for (const name of authStage.identityHeaderNames) identityHeaders.add(name.toLowerCase());
+      stages.push(authStage);
+    }
+    if (rateLimits) stages.push(rateLimits.afterAuth);
 
     let plane: DataPlane | null = null;
     const forwarder = new Forwarder({
@@ -123,7 +162,8 @@ export async function startGateway(config: ResolvedConfig, options: GatewayOptio
       });
       return shuttingDown;
     };
-    return { config, logger, dataUrl, adminUrl, generatedAdminToken, demo, metrics, weights, audit, shutdown };
+    const demoToken = demoSigner ? await demoSigner.sign({ sub: 'demo-user', roles: ['demo'] }, 24 * 3600) : null;
+    return { config, logger, dataUrl, adminUrl, generatedAdminToken, demoToken, demo, metrics, weights, audit, shutdown };
   } catch (err) {
     for (const closer of closers.reverse()) await closer.close().catch(() => {});
     await stopDemoUpstreams(demo);
@@ -154,6 +194,23 @@ async function drainAndClose(
   server.closeAllConnections();
   await closed;
   await admin.close();
+}
+
+/** One shared client for rate limiting (auto-pipelined, bounded waits); start waits briefly for it. */
+async function connectRedis(url: string, logger: Logger): Promise<Redis> {
+  const redis = new Redis(url, { ...recommendedRedisOptions, lazyConnect: true });
+  let lastError = '';
+  redis.on('error', (err: Error) => {
+    if (err.message !== lastError) logger.warn({ err: err.message }, 'redis connection problem');
+    lastError = err.message;
+  });
+  redis.on('ready', () => {
+    if (lastError !== '') logger.info('redis connection restored');
+    lastError = '';
+  });
+  // Not ready within 3 s: start anyway; /readyz says so and each limit's failMode decides meanwhile.
+  await Promise.race([redis.connect().catch(() => {}), new Promise((r) => setTimeout(r, 3000).unref())]);
+  return redis;
 }
 
 function listen(server: Server, port: number, host: string): Promise<void> {

@@ -3,7 +3,7 @@ import type { AdminToken } from '../config/load.js';
 
 export interface AdminPrincipal {
   readonly name: string;
-  readonly roles: readonly string[];
+  readonly roles?: readonly string[];
 }
 
 declare module 'fastify' {

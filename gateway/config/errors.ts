@@ -15,6 +15,10 @@ export class ConfigError extends Error {
 export function formatPath(path: readonly PropertyKey[], prefix = ''): string {
   let out = prefix;
   for (const key of path) {
+    if (typeof key === 'string' && /^\d+$/.test(key)) {
+      out += `[${key}]`;
+      continue;
+    }
     if (typeof key === 'number') out += `[${key}]`;
     else out += out === '' ? String(key) : `.${String(key)}`;
   }
@@ -25,6 +29,7 @@ export function formatIssues(issues: readonly z.core.$ZodIssue[], prefix = ''): 
   return issues.map((issue) => {
     let message = issue.message;
     if (issue.code === 'unrecognized_keys') message = `unknown field(s) ${issue.keys.join(', ')}`;
+    if (issue.code === 'invalid_key' && issue.issues[0]) message = issue.issues[0].message;
     return `${formatPath(issue.path, prefix)}: ${message}`;
   });
 }

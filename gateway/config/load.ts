@@ -4,6 +4,8 @@ import { join } from 'node:path';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
 import type { Color } from '../core/types.js';
 import { PACKAGE_ROOT } from '../util/package-root.js';
+import { type AuthConfig, type AuthConfigInput, authConfigFromEnv } from '../auth/config.js';
+import { z } from 'zod';
 import { ConfigError, formatIssues } from './errors.js';
 import { configSchema, type GatewayConfig, type ServiceConfig } from './schema.js';
 
@@ -21,7 +23,9 @@ export interface ResolvedService extends ServiceConfig {
 }
 
 /** The validated configuration plus what comes from the environment. Runtime code reads only this. */
-export interface ResolvedConfig extends Omit<GatewayConfig, 'services'> {
+export interface ResolvedConfig extends Omit<GatewayConfig, 'services' | 'auth'> {
+  /** JWT verification; null when neither the file nor the environment configures any key source. */
+  readonly auth: AuthConfig | null;
   readonly source: string;
   readonly embedded: boolean;
   readonly services: readonly ResolvedService[];
@@ -78,6 +82,8 @@ export function resolveConfig(
   const proxies = parsed.success ? parsed.data.server.trustedProxies : [];
   proxies.forEach((cidr, i) => addCidr(trustedProxies, cidr, `server.trustedProxies[${i}]`, problems));
 
+  const auth = resolveAuth(doc.auth, env, problems);
+
   if (!parsed.success || problems.length > 0) throw new ConfigError(source, problems);
   const config = parsed.data;
 
@@ -98,7 +104,29 @@ export function resolveConfig(
   }
   if (problems.length > 0) throw new ConfigError(source, problems);
 
-  return { ...config, source, embedded, services, adminTokens, trustedProxies, env };
+  return { ...config, auth, source, embedded, services, adminTokens, trustedProxies, env };
+}
+
+const JWT_ENV = ['JWT_SECRET', 'JWT_PUBLIC_KEY', 'JWKS_URL'] as const;
+
+/** The auth section exists when the file has one or the environment brings a key source. */
+function resolveAuth(section: unknown, env: NodeJS.ProcessEnv, problems: string[]): AuthConfig | null {
+  if (section === undefined && !JWT_ENV.some((name) => env[name])) return null;
+  if (section !== undefined && (typeof section !== 'object' || section === null || Array.isArray(section))) {
+    problems.push('auth: must be a mapping');
+    return null;
+  }
+  try {
+    return authConfigFromEnv(env, (section ?? {}) as AuthConfigInput);
+  } catch (err) {
+    if (!(err instanceof z.ZodError)) throw err;
+    for (const issue of err.issues) {
+      // Problems that come from an environment variable are named by the variable, not by a file path.
+      const fromEnv = typeof issue.path[0] === 'string' && /^[A-Z][A-Z0-9_]+$/.test(issue.path[0]);
+      problems.push(...formatIssues([issue], fromEnv ? '' : 'auth'));
+    }
+    return null;
+  }
 }
 
 /** Deployment knobs that override the file. Secrets never live in the file. */

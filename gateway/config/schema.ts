@@ -1,4 +1,6 @@
 import { z } from 'zod';
+import { serviceAuthSchema } from '../auth/config.js';
+import { rateLimitConfigSchema } from '../ratelimit/config.js';
 import { duration } from './duration.js';
 
 // The gateway's configuration file. Every field has a default, so `{}` plus services is a valid file;
@@ -58,7 +60,8 @@ const serviceSchema = z.strictObject({
   timeouts: timeoutsSchema.partial().optional(),
   /** Demo behaviour per colour, used only by the in-process demo services. */
   demo: z.strictObject({ blue: demoColorSchema.optional(), green: demoColorSchema.optional() }).optional(),
-  auth: z.unknown().optional(),
+  /** Whether a bearer token is required, optional or not used here (auth.defaultMode when absent). */
+  auth: serviceAuthSchema.optional(),
 });
 
 export const configSchema = z.strictObject({
@@ -115,8 +118,9 @@ export const configSchema = z.strictObject({
       basePort: z.number().int().min(0).max(65535).default(18100),
     })
     .prefault({}),
+  /** Parsed with the environment merged in (JWT_* variables); see gateway/auth/config.ts. */
   auth: z.unknown().optional(),
-  rateLimit: z.unknown().optional(),
+  rateLimit: rateLimitConfigSchema.prefault({}),
   policy: z.unknown().optional(),
   rollout: z.unknown().optional(),
 });

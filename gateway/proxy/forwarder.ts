@@ -82,7 +82,7 @@ export class Forwarder {
           this.#fail(res, ctx, service, color, new GatewayError(Errors.PAYLOAD_TOO_LARGE), false);
           return;
         }
-        if (res.destroyed || req.destroyed) return; // client went away: nobody to answer
+        if (res.destroyed) return; // the client went away: nobody to answer (req.destroyed only means its body was read)
         const kind = classifyUpstreamError(err);
         this.#opts.metrics.upstreamError(service.name, color, kind);
         // A breaker that opened between pick and call never sent anything, so even a POST may go elsewhere.

@@ -1,0 +1,109 @@
+// Decision logs in the shape of OPA's (https://www.openpolicyagent.org/docs/management-decision-logs),
+// so tooling that reads OPA's can read ours: one JSON line per logged decision. Switchable and sampled;
+// secrets in the input are masked and the masked paths listed in `masked`, as OPA does.
+import { randomUUID } from 'node:crypto';
+import type { Decision } from './decision.js';
+import type { PolicyInput } from './input.js';
+
+export const MASK = '**REDACTED**';
+// Headers and query parameters that carry credentials. authorization and cookie never reach the input.
+const DEFAULT_SECRET_HEADERS = ['x-api-key', 'x-auth-token', 'x-csrf-token', 'x-amz-security-token'];
+const DEFAULT_SECRET_QUERY = [
+  'access_token',
+  'id_token',
+  'refresh_token',
+  'token',
+  'api_key',
+  'apikey',
+  'password',
+  'secret',
+];
+
+/** Where lines go: anything with write(line) (a pino destination, a stream), or a pino-like logger. */
+export type DecisionLogSink = { write(line: string): unknown } | { info(obj: object): unknown };
+
+export interface DecisionLogOptions {
+  readonly enabled: boolean;
+  /** 0..1: the share of decisions logged. */
+  readonly sampleRate: number;
+  readonly sink: DecisionLogSink;
+  /** Static labels (OPA: id, version, ...). */
+  readonly labels?: Readonly<Record<string, string>>;
+  readonly secretHeaders?: readonly string[];
+  readonly secretQuery?: readonly string[];
+  readonly random?: () => number;
+  readonly now?: () => Date;
+}
+
+export interface DecisionLogEntry {
+  readonly requestId: string;
+  readonly path: string;
+  readonly input: PolicyInput;
+  readonly result: Decision;
+  readonly revision: string;
+  readonly evalNs: number;
+}
+
+export interface DecisionLogger {
+  /** Cheap check before building an entry: false when off or this decision is not sampled. */
+  sampled(): boolean;
+  log(entry: DecisionLogEntry): void;
+}
+
+export function createDecisionLogger(opts: DecisionLogOptions): DecisionLogger {
+  const random = opts.random ?? Math.random;
+  const now = opts.now ?? (() => new Date());
+  const labels = { app: 'acgs-gateway', ...opts.labels };
+  const secretHeaders = new Set(opts.secretHeaders ?? DEFAULT_SECRET_HEADERS);
+  const secretQuery = new Set(opts.secretQuery ?? DEFAULT_SECRET_QUERY);
+  const write =
+    'write' in opts.sink
+      ? (obj: object) => (opts.sink as { write(l: string): unknown }).write(`${JSON.stringify(obj)}\n`)
+      : (obj: object) => (opts.sink as { info(o: object): unknown }).info(obj);
+  return {
+    sampled: () =>
+      opts.enabled && opts.sampleRate > 0 && (opts.sampleRate >= 1 || random() < opts.sampleRate),
+    log(entry) {
+      const { input, masked } = maskInput(entry.input, secretHeaders, secretQuery);
+      const line: Record<string, unknown> = {
+        labels,
+        decision_id: randomUUID(),
+        bundles: { acgs: { revision: entry.revision } },
+        path: entry.path,
+        input,
+        result: entry.result,
+        requested_by: entry.input.client_ip,
+        timestamp: now().toISOString(),
+        metrics: { timer_rego_query_eval_ns: entry.evalNs },
+        request_id: entry.requestId,
+      };
+      if (masked.length > 0) line.masked = masked;
+      write(line);
+    },
+  };
+}
+
+/** A copy of `input` with secrets replaced; copies only the parts that change. */
+export function maskInput(
+  input: PolicyInput,
+  secretHeaders: ReadonlySet<string>,
+  secretQuery: ReadonlySet<string>,
+): { input: PolicyInput; masked: string[] } {
+  const masked: string[] = [];
+  let headers = input.headers;
+  for (const name of Object.keys(input.headers)) {
+    if (!secretHeaders.has(name)) continue;
+    if (headers === input.headers) headers = { ...input.headers };
+    (headers as Record<string, unknown>)[name] = MASK;
+    masked.push(`/input/headers/${name}`);
+  }
+  let query = input.query;
+  for (const name of Object.keys(input.query)) {
+    if (!secretQuery.has(name.toLowerCase())) continue;
+    if (query === input.query) query = { ...input.query };
+    (query as Record<string, unknown>)[name] = [MASK];
+    masked.push(`/input/query/${name}`);
+  }
+  if (masked.length === 0) return { input, masked };
+  return { input: { ...input, headers, query }, masked };
+}

@@ -1,0 +1,183 @@
+// The PolicyEngine interface and its opa-wasm implementation. Evaluation is synchronous: a request
+// that started evaluating on an engine finishes on it, whatever the manager swaps in meanwhile.
+import * as opaWasm from '@open-policy-agent/opa-wasm';
+import { HOST_BUILTINS, type HostBuiltin, missingBuiltins } from './builtins.js';
+import { checkDecision, type Decision } from './decision.js';
+import type { AdminPolicyInput, PolicyInput } from './input.js';
+
+export const DECISION_ENTRYPOINT = 'acgs/gateway/decision';
+export const ADMIN_ENTRYPOINT = 'acgs/gateway/admin_decision';
+const WASM_PAGE = 64 * 1024;
+
+type LoadedPolicy = opaWasm.LoadedPolicy;
+const { loadPolicy } = opaWasm;
+// The ESM entry re-exports only loadPolicy; the synchronous loader lives on the CommonJS default export.
+const { loadPolicySync } = (opaWasm as unknown as { default: { loadPolicySync: typeof opaWasm.loadPolicySync } })
+  .default;
+
+// Node 20's @types/node do not declare the WebAssembly global and the tsconfig has no DOM lib, so we
+// type the two members we use ourselves.
+type WasmModule = object & { readonly __wasmModule?: never };
+const WebAssembly = (
+  globalThis as unknown as { WebAssembly: { compile(b: Uint8Array): Promise<WasmModule> } }
+).WebAssembly;
+
+export interface PolicyEngine {
+  /** The bundle's .manifest revision ('' when it has none). */
+  readonly revision: string;
+  readonly entrypoints: readonly string[];
+  /** The data-plane decision. Throws PolicyEvaluationError; callers fail closed. */
+  evaluate(input: PolicyInput): Decision;
+  /** The admin-plane decision (entrypoint acgs/gateway/admin_decision). Throws PolicyEvaluationError. */
+  evaluateAdmin(input: AdminPolicyInput): Decision;
+}
+
+export class PolicyEvaluationError extends Error {
+  override name = 'PolicyEvaluationError';
+}
+
+/** A module that cannot be used at all (not wasm, missing entrypoint or builtin). */
+export class PolicyModuleError extends Error {
+  override name = 'PolicyModuleError';
+}
+
+export interface WasmEngineOptions {
+  readonly revision: string;
+  /** The bundle's data document (data.json); {} when it has none. */
+  readonly data: unknown;
+  /** An instance whose memory grew past this many 64 KiB pages is replaced by a fresh one. */
+  readonly maxMemoryPages: number;
+  readonly requiredEntrypoints?: readonly string[];
+  readonly builtins?: Readonly<Record<string, HostBuiltin>>;
+}
+
+export class WasmPolicyEngine implements PolicyEngine {
+  readonly revision: string;
+  readonly entrypoints: readonly string[];
+  /** How many times an instance was replaced (memory past the limit, or a trap). */
+  replacements = 0;
+  readonly #module: WasmModule;
+  readonly #data: ArrayBuffer;
+  readonly #maxBytes: number;
+  readonly #builtins: Readonly<Record<string, HostBuiltin>>;
+  #policy: LoadedPolicy;
+  readonly #decisionId: number;
+  readonly #adminId: number | undefined;
+
+  constructor(module: WasmModule, policy: LoadedPolicy, data: ArrayBuffer, opts: WasmEngineOptions) {
+    this.#module = module;
+    this.#policy = policy;
+    this.#data = data;
+    this.#maxBytes = opts.maxMemoryPages * WASM_PAGE;
+    this.#builtins = opts.builtins ?? HOST_BUILTINS;
+    this.revision = opts.revision;
+    const ids = policy.entrypoints as Record<string, number>;
+    this.entrypoints = Object.freeze(Object.keys(ids).sort());
+    this.#decisionId = ids[DECISION_ENTRYPOINT] as number;
+    this.#adminId = ids[ADMIN_ENTRYPOINT];
+  }
+
+  evaluate(input: PolicyInput): Decision {
+    return this.#run(input, this.#decisionId);
+  }
+
+  evaluateAdmin(input: AdminPolicyInput): Decision {
+    if (this.#adminId === undefined)
+      throw new PolicyEvaluationError(`bundle has no ${ADMIN_ENTRYPOINT} entrypoint`);
+    return this.#run(input, this.#adminId);
+  }
+
+  /** Current linear memory of the live instance, in bytes (for tests and diagnostics). */
+  get memoryBytes(): number {
+    return this.#policy.mem.buffer.byteLength;
+  }
+
+  #run(input: unknown, entrypoint: number): Decision {
+    let result: unknown;
+    try {
+      result = this.#policy.evaluate(input, entrypoint);
+    } catch (err) {
+      // A trap may leave the instance's heap inconsistent: never reuse it.
+      this.#replace();
+      throw new PolicyEvaluationError(`policy evaluation failed: ${errorMessage(err)}`);
+    }
+    if (this.#policy.mem.buffer.byteLength > this.#maxBytes) this.#replace();
+    const set = result as Array<{ result?: unknown }> | undefined;
+    if (!Array.isArray(set) || set.length === 0)
+      throw new PolicyEvaluationError('policy decision is undefined');
+    const checked = checkDecision(set[0]?.result);
+    if (typeof checked === 'string')
+      throw new PolicyEvaluationError(`policy decision is ill-shaped: ${checked}`);
+    return checked;
+  }
+
+  // Memory can only grow; a fresh instance of the already compiled module is the way back down.
+  #replace(): void {
+    this.#policy = instantiate(this.#module, this.#data, this.#builtins);
+    this.replacements++;
+  }
+}
+
+/** Compiles and checks a policy.wasm; throws PolicyModuleError when it cannot serve our entrypoints. */
+export async function createWasmEngine(wasm: Uint8Array, opts: WasmEngineOptions): Promise<WasmPolicyEngine> {
+  let module: WasmModule;
+  try {
+    module = await WebAssembly.compile(wasm);
+  } catch (err) {
+    throw new PolicyModuleError(`policy.wasm is not a valid WebAssembly module: ${errorMessage(err)}`);
+  }
+  const builtins = opts.builtins ?? HOST_BUILTINS;
+  const data = new TextEncoder().encode(JSON.stringify(opts.data ?? {})).buffer as ArrayBuffer;
+  let policy: LoadedPolicy;
+  try {
+    policy = await loadPolicy(module, { initial: initialPages(opts.maxMemoryPages) }, builtins);
+    policy.setData(data);
+  } catch (err) {
+    throw new PolicyModuleError(`policy.wasm cannot be instantiated: ${errorMessage(err)}`);
+  }
+  const entrypoints = Object.keys(policy.entrypoints as Record<string, number>);
+  for (const required of opts.requiredEntrypoints ?? [DECISION_ENTRYPOINT]) {
+    if (!entrypoints.includes(required)) {
+      throw new PolicyModuleError(
+        `policy.wasm lacks entrypoint ${required} (has: ${entrypoints.join(', ') || 'none'})`,
+      );
+    }
+  }
+  const missing = missingBuiltins(requiredBuiltins(policy), builtins);
+  if (missing.length > 0)
+    throw new PolicyModuleError(`policy.wasm needs builtins the host lacks: ${missing.join(', ')}`);
+  return new WasmPolicyEngine(module, policy, data, opts);
+}
+
+function instantiate(
+  module: WasmModule,
+  data: ArrayBuffer,
+  builtins: Readonly<Record<string, HostBuiltin>>,
+): LoadedPolicy {
+  const policy = loadPolicySync(module, { initial: 5 }, builtins);
+  policy.setData(data);
+  return policy;
+}
+
+function initialPages(maxPages: number): number {
+  return Math.max(2, Math.min(5, maxPages));
+}
+
+/** Names of the builtins the module imports from its host (the ABI's `builtins` export). */
+function requiredBuiltins(policy: LoadedPolicy): string[] {
+  const exports = (policy.wasmInstance as { exports: unknown }).exports as Record<string, CallableFunction>;
+  const addr = exports.opa_json_dump!(exports.builtins!()) as number;
+  const bytes = new Uint8Array(policy.mem.buffer);
+  let end = addr;
+  while (end < bytes.length && bytes[end] !== 0) end++;
+  const map = JSON.parse(new TextDecoder().decode(bytes.subarray(addr, end))) as Record<string, number>;
+  return Object.keys(map);
+}
+
+export function errorMessage(err: unknown): string {
+  if (err instanceof Error) return err.message;
+  if (typeof err === 'string') return err;
+  if (err && typeof err === 'object' && 'message' in err)
+    return String((err as { message: unknown }).message);
+  return String(err);
+}

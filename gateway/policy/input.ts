@@ -1,0 +1,75 @@
+// The policy input document (policies/README.md). Built once per request from the RequestContext;
+// only what the policy reads is copied, and the query string is parsed here exactly once.
+import type { IncomingHttpHeaders } from 'node:http';
+import type { Claims, Color, RequestContext } from '../core/types.js';
+
+export interface PolicyInput {
+  readonly method: string;
+  /** Canonical path (decoded once, dot-segments removed). */
+  readonly path: string;
+  /** The canonical path split on '/', empty segments dropped: '/api/ac/x' → ['api', 'ac', 'x']. */
+  readonly segments: readonly string[];
+  /** Query parameters, name → every value in order. */
+  readonly query: Readonly<Record<string, string[]>>;
+  /** Lower-cased request headers without credentials (authorization, proxy-authorization, cookie). */
+  readonly headers: Readonly<Record<string, string | string[]>>;
+  readonly client_ip: string;
+  readonly claims: Claims | null;
+  readonly service: string | null;
+  readonly rest: string;
+  readonly color_override: Color | null;
+}
+
+/** Input of the admin_decision entrypoint. */
+export interface AdminPolicyInput {
+  /** Dotted action name: 'read', 'weights.set', 'rollout.start', 'policy.put', ... */
+  readonly action: string;
+  readonly principal: { readonly name: string; readonly roles?: readonly string[] };
+  readonly service?: string;
+}
+
+// Credentials never reach the policy (nor, through it, the decision log).
+const STRIPPED_HEADERS = new Set(['authorization', 'proxy-authorization', 'cookie']);
+const NO_QUERY: Readonly<Record<string, string[]>> = Object.freeze(Object.create(null));
+
+export function buildPolicyInput(ctx: RequestContext): PolicyInput {
+  return {
+    method: ctx.method,
+    path: ctx.path,
+    segments: splitSegments(ctx.path),
+    query: ctx.query === '' ? NO_QUERY : parseQuery(ctx.query),
+    headers: policyHeaders(ctx.headers),
+    client_ip: ctx.clientIp,
+    claims: ctx.claims,
+    service: ctx.service,
+    rest: ctx.rest,
+    color_override: ctx.colorOverride,
+  };
+}
+
+export function splitSegments(path: string): string[] {
+  const out: string[] = [];
+  for (const s of path.split('/')) if (s !== '') out.push(s);
+  return out;
+}
+
+/** application/x-www-form-urlencoded rules (URLSearchParams): '+' is a space, bad escapes kept as text. */
+export function parseQuery(query: string): Record<string, string[]> {
+  // Null prototype: a parameter named __proto__ must be data, not a prototype change.
+  const out: Record<string, string[]> = Object.create(null);
+  for (const [name, value] of new URLSearchParams(query)) {
+    const values = out[name];
+    if (values === undefined) out[name] = [value];
+    else values.push(value);
+  }
+  return out;
+}
+
+export function policyHeaders(headers: IncomingHttpHeaders): Record<string, string | string[]> {
+  const out: Record<string, string | string[]> = Object.create(null);
+  for (const name in headers) {
+    const value = headers[name];
+    if (value !== undefined && !STRIPPED_HEADERS.has(name)) out[name] = value;
+  }
+  return out;
+}

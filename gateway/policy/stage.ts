@@ -1,0 +1,73 @@
+// The OPA decision stage of the data-plane pipeline: build the input, ask the active engine, apply
+// the decision (deny, response headers, override permission). Fails closed with 503 policy_error.
+import type { Registry } from 'prom-client';
+import { Errors, GatewayError } from '../core/errors.js';
+import type { RequestContext, Stage } from '../core/types.js';
+import type { DecisionLogger } from './decision-log.js';
+import { DECISION_ENTRYPOINT } from './engine.js';
+import { buildPolicyInput } from './input.js';
+import { DistinctErrorLog, type MinimalLogger } from './log-once.js';
+import type { PolicyManager } from './manager.js';
+import { policyMetrics } from './metrics.js';
+
+export interface PolicyStageOptions {
+  readonly manager: PolicyManager;
+  readonly registry: Registry;
+  readonly logger: MinimalLogger;
+  readonly decisionLog?: DecisionLogger;
+}
+
+export function createPolicyStage(opts: PolicyStageOptions): Stage {
+  const { manager, decisionLog } = opts;
+  const metrics = policyMetrics(opts.registry);
+  // Label children resolved once: inc() on the hot path without a label lookup.
+  const allowed = metrics.decisions.labels({ result: 'allow' });
+  const denied = metrics.decisions.labels({ result: 'deny' });
+  const badRequest = metrics.decisions.labels({ result: 'bad_request' });
+  const failed = metrics.decisions.labels({ result: 'error' });
+  // Export every result from the start, so rate() and alerts see 0 rather than no series.
+  for (const c of [allowed, denied, badRequest, failed]) c.inc(0);
+  const errors = new DistinctErrorLog(opts.logger);
+  manager.onSwap(() => errors.reset());
+
+  return {
+    name: 'policy',
+    run(ctx: RequestContext): void {
+      const started = process.hrtime.bigint();
+      const input = buildPolicyInput(ctx);
+      const revision = manager.engine?.revision ?? '';
+      const decision = manager.decide(input);
+      const evalNs = Number(process.hrtime.bigint() - started);
+      metrics.evaluationSeconds.observe(evalNs / 1e9);
+      if (decisionLog?.sampled()) {
+        decisionLog.log({
+          requestId: ctx.id,
+          path: DECISION_ENTRYPOINT,
+          input,
+          result: decision,
+          revision,
+          evalNs,
+        });
+      }
+      if (decision.error !== undefined) {
+        failed.inc();
+        errors.error(decision.error, { revision });
+        throw new GatewayError(Errors.POLICY_ERROR);
+      }
+      const headers = decision.headers;
+      if (headers !== undefined) {
+        for (const name in headers) ctx.responseHeaders.push(name, headers[name]!);
+      }
+      if (!decision.allow) {
+        if (decision.status === 400) {
+          badRequest.inc();
+          throw new GatewayError(Errors.BAD_REQUEST, decision.reason);
+        }
+        denied.inc();
+        throw new GatewayError(Errors.FORBIDDEN, decision.reason);
+      }
+      ctx.overrideAllowed = decision.allow_color_override === true;
+      allowed.inc();
+    },
+  };
+}
