@@ -16,6 +16,8 @@ type Command = (argv: string[]) => Promise<number>;
 
 const COMMANDS: Record<string, () => Promise<Command>> = {
   start: async () => (await import('./start.js')).runStart,
+  rollout: async () => (await import('./rollout.js')).runRolloutCommand,
+  weights: async () => (await import('./weights.js')).runWeightsCommand,
 };
 
 export async function main(argv: string[]): Promise<number> {

@@ -64,6 +64,12 @@ function printBanner(gateway: Gateway): void {
     lines.push(`  service ${service.name.padEnd(10)} ${service.prefix.padEnd(16)} blue ${service.blue.upstreams.join(',')}  green ${service.green.upstreams.join(',')}`);
   }
   lines.push('', 'Try:', `  curl -s ${gateway.dataUrl}/api/ac/hello?name=world`);
+  if (gateway.demoToken) {
+    lines.push(
+      `  export TOKEN=${gateway.demoToken}`,
+      `  curl -s -H "authorization: Bearer $TOKEN" ${gateway.dataUrl}/api/gs/reports   # demo token for sub demo-user`,
+    );
+  }
   if (gateway.generatedAdminToken) {
     lines.push(
       `  export ADMIN_TOKEN=${gateway.generatedAdminToken}   # made for this run; set ADMIN_TOKENS to choose your own`,

@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import pino, { type Logger } from 'pino';
 import { Redis } from 'ioredis';
+import type { RolloutManager } from '../rollout/manager.js';
 import { type AuthConfigInput, authConfigFromEnv } from './auth/config.js';
 import { createDemoSigner, type DemoSigner } from './auth/demo-signer.js';
 import { createAuthStage } from './auth/stage.js';
@@ -12,7 +13,9 @@ import { recommendedRedisOptions } from './ratelimit/redis-store.js';
 import { AdminTokenAuthenticator } from './admin/admin-auth.js';
 import { createAdminServer } from './admin/admin-server.js';
 import { AuditLog } from './admin/audit-log.js';
+import { registerRolloutRoutes } from './admin/rollout-routes.js';
 import { registerServiceRoutes } from './admin/service-routes.js';
+import { wireRollout } from './wiring/rollout.js';
 import type { ResolvedConfig } from './config/load.js';
 import type { Closeable, Stage } from './core/types.js';
 import { type DemoUpstream, startDemoUpstreams, stopDemoUpstreams } from './demo/demo-upstreams.js';
@@ -20,9 +23,7 @@ import { GatewayMetrics } from './metrics/gateway-metrics.js';
 import { answerClientError } from './pipeline/client-errors.js';
 import { DataPlane, type ReadinessCheck } from './pipeline/data-plane.js';
 import { Forwarder } from './proxy/forwarder.js';
-import type { OutcomeRecorder } from './proxy/outcome.js';
 import { ServiceRuntime } from './proxy/service-runtime.js';
-import { MemoryWeightStore } from './routing/memory-weight-store.js';
 import { ServiceTable } from './routing/service-table.js';
 import type { WeightStore } from './routing/weight-store.js';
 
@@ -44,11 +45,10 @@ export interface Gateway {
   readonly metrics: GatewayMetrics;
   readonly weights: WeightStore;
   readonly audit: AuditLog;
+  readonly rollouts: RolloutManager;
   /** Stop accepting, let in-flight requests finish (up to drainTimeout), then release everything. */
   shutdown(reason?: string): Promise<void>;
 }
-
-const nullRecorder: OutcomeRecorder = { record() {} };
 
 /** Builds and starts everything the configuration asks for. */
 export async function startGateway(config: ResolvedConfig, options: GatewayOptions = {}): Promise<Gateway> {
@@ -63,10 +63,15 @@ export async function startGateway(config: ResolvedConfig, options: GatewayOptio
     for (const service of config.services) runtimes.set(service.name, new ServiceRuntime(service, config.proxy, metrics));
     closers.push({ close: async () => void (await Promise.all([...runtimes.values()].map((r) => r.close()))) });
 
-    const weights: WeightStore = new MemoryWeightStore(
-      config.services.map((s) => [s.name, { green: s.weights.green, stable: s.stable }]),
-    );
-    closers.push(weights);
+    const audit = new AuditLog(config.admin.auditLog, logger);
+    await audit.open();
+    closers.push(audit);
+    const readiness: ReadinessCheck[] = [];
+
+    const rollout = await wireRollout(config, metrics.registry, audit, logger);
+    closers.push(...rollout.closers);
+    const { weights, manager, windows } = rollout;
+
     const publishWeights = (service: string) => {
       const w = weights.get(service);
       metrics.weight.labels(service, 'green').set(w.green);
@@ -75,10 +80,6 @@ export async function startGateway(config: ResolvedConfig, options: GatewayOptio
     for (const service of config.services) publishWeights(service.name);
     weights.subscribe((service) => publishWeights(service));
 
-    const audit = new AuditLog(config.admin.auditLog, logger);
-    await audit.open();
-    closers.push(audit);
-    const readiness: ReadinessCheck[] = [];
 
     const redis = config.redis.url ? await connectRedis(config.redis.url, logger) : null;
     if (redis) {
@@ -117,7 +118,7 @@ export async function startGateway(config: ResolvedConfig, options: GatewayOptio
     let plane: DataPlane | null = null;
     const forwarder = new Forwarder({
       metrics,
-      recorder: nullRecorder,
+      recorder: windows,
       maxBodyBytes: config.server.maxBodyBytes,
       identityHeaders,
       sendError: (res, ctx, error, color) => plane!.sendError(res, ctx, error, color),
@@ -146,7 +147,14 @@ export async function startGateway(config: ResolvedConfig, options: GatewayOptio
       audit,
       logger,
     });
-    await registerServiceRoutes(admin, { runtimes, weights, audit, isRolloutActive: () => false });
+    await registerServiceRoutes(admin, {
+      runtimes,
+      weights,
+      audit,
+      isRolloutActive: (service) => manager.isRolloutActive(service),
+      windows,
+    });
+    await registerRolloutRoutes(admin, { manager });
     await admin.listen({ port: config.admin.port, host: config.admin.host });
 
     const dataUrl = urlOf(server);
@@ -163,7 +171,7 @@ export async function startGateway(config: ResolvedConfig, options: GatewayOptio
       return shuttingDown;
     };
     const demoToken = demoSigner ? await demoSigner.sign({ sub: 'demo-user', roles: ['demo'] }, 24 * 3600) : null;
-    return { config, logger, dataUrl, adminUrl, generatedAdminToken, demoToken, demo, metrics, weights, audit, shutdown };
+    return { config, logger, dataUrl, adminUrl, generatedAdminToken, demoToken, demo, metrics, weights, audit, rollouts: manager, shutdown };
   } catch (err) {
     for (const closer of closers.reverse()) await closer.close().catch(() => {});
     await stopDemoUpstreams(demo);

@@ -16,11 +16,11 @@ export interface ServiceRoutesDeps {
   readonly weights: WeightStore;
   readonly audit: AuditLog;
   /** True while a rollout drives the service's weights; manual changes then answer 409. */
-  readonly isRolloutActive: (service: string) => boolean;
+  readonly isRolloutActive: (service: string) => boolean | Promise<boolean>;
   readonly windows?: WindowSummarySource | undefined;
 }
 
-function describe(runtime: ServiceRuntime, deps: ServiceRoutesDeps, detailed: boolean) {
+async function describe(runtime: ServiceRuntime, deps: ServiceRoutesDeps, detailed: boolean) {
   const weights = deps.weights.get(runtime.name);
   const colors: Record<string, unknown> = {};
   for (const color of COLORS) {
@@ -37,14 +37,14 @@ function describe(runtime: ServiceRuntime, deps: ServiceRoutesDeps, detailed: bo
     weights: { blue: 100 - weights.green, green: weights.green },
     revision: weights.revision,
     failover: runtime.config.failover,
-    rolloutActive: deps.isRolloutActive(runtime.name),
+    rolloutActive: await deps.isRolloutActive(runtime.name),
     colors,
   };
 }
 
 export async function registerServiceRoutes(app: FastifyInstance, deps: ServiceRoutesDeps): Promise<void> {
   app.get('/admin/services', async () => ({
-    services: [...deps.runtimes.values()].map((r) => describe(r, deps, false)),
+    services: await Promise.all([...deps.runtimes.values()].map((r) => describe(r, deps, false))),
   }));
 
   app.get<{ Params: { name: string } }>('/admin/services/:name', async (request, reply) => {
@@ -75,7 +75,7 @@ export async function registerServiceRoutes(app: FastifyInstance, deps: ServiceR
         'body must be exactly {"green": <integer 0..100>} (the share of users on green)',
       );
     }
-    if (deps.isRolloutActive(name)) {
+    if (await deps.isRolloutActive(name)) {
       return replyError(
         request,
         reply,

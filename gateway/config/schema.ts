@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { serviceAuthSchema } from '../auth/config.js';
 import { rateLimitConfigSchema } from '../ratelimit/config.js';
+import { rolloutConfigSchema } from '../../rollout/config.js';
 import { duration } from './duration.js';
 
 // The gateway's configuration file. Every field has a default, so `{}` plus services is a valid file;
@@ -122,7 +123,7 @@ export const configSchema = z.strictObject({
   auth: z.unknown().optional(),
   rateLimit: rateLimitConfigSchema.prefault({}),
   policy: z.unknown().optional(),
-  rollout: z.unknown().optional(),
+  rollout: rolloutConfigSchema,
 });
 
 export type GatewayConfig = z.output<typeof configSchema>;

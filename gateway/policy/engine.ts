@@ -12,8 +12,9 @@ const WASM_PAGE = 64 * 1024;
 type LoadedPolicy = opaWasm.LoadedPolicy;
 const { loadPolicy } = opaWasm;
 // The ESM entry re-exports only loadPolicy; the synchronous loader lives on the CommonJS default export.
-const { loadPolicySync } = (opaWasm as unknown as { default: { loadPolicySync: typeof opaWasm.loadPolicySync } })
-  .default;
+const { loadPolicySync } = (
+  opaWasm as unknown as { default: { loadPolicySync: typeof opaWasm.loadPolicySync } }
+).default;
 
 // Node 20's @types/node do not declare the WebAssembly global and the tsconfig has no DOM lib, so we
 // type the two members we use ourselves.

@@ -34,7 +34,8 @@ describe('admin plane', () => {
   }
 
   test('401 without a token, with a wrong token, and with a non-bearer scheme', async () => {
-    for (const headers of [{}, { authorization: 'Bearer wrong-token-wrong-token' }, { authorization: `Basic ${ADMIN_TOKEN}` }]) {
+    const attempts: Record<string, string>[] = [{}, { authorization: 'Bearer wrong-token-wrong-token' }, { authorization: `Basic ${ADMIN_TOKEN}` }];
+    for (const headers of attempts) {
       const res = await admin('GET', '/admin/services', undefined, headers);
       assert.equal(res.status, 401);
       assert.equal(res.body.error.code, 'unauthorized');
