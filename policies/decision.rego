@@ -1,0 +1,45 @@
+# The data-plane decision: one object per request, assembled from the rules in this package.
+# Order matters and is explicit (else-chain): a malformed input is a 400 before anything else, a
+# screening hit is a 403 even for an admin, then public routes and roles decide.
+package acgs.gateway
+
+cfg := data.acgs.config
+
+# Exactly one of the branches below always applies, so `decision` is never undefined for an object
+# input; the gateway still fails closed if it ever is.
+decision := {
+	"allow": false,
+	"status": 400,
+	"reason": concat("; ", sort(malformed)),
+	"allow_color_override": false,
+} if {
+	count(malformed) > 0
+} else := with_headers({
+	"allow": false,
+	"status": 403,
+	"reason": concat("; ", sort(violations)),
+	"allow_color_override": false,
+}) if {
+	count(violations) > 0
+} else := with_headers({
+	"allow": true,
+	"status": 200,
+	"reason": allow_reason,
+	"allow_color_override": allow_color_override,
+}) if {
+	allow_reason
+} else := with_headers({
+	"allow": false,
+	"status": 403,
+	"reason": deny_reason,
+	"allow_color_override": false,
+})
+
+# Response headers only when there is something to say, so a plain decision stays small.
+with_headers(d) := object.union(d, {"headers": response_headers}) if {
+	count(response_headers) > 0
+} else := d
+
+response_headers[name] := value if {
+	some name, value in override_headers
+}
