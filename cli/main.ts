@@ -16,6 +16,7 @@ type Command = (argv: string[]) => Promise<number>;
 
 const COMMANDS: Record<string, () => Promise<Command>> = {
   start: async () => (await import('./start.js')).runStart,
+  policy: async () => (await import('./policy.js')).runPolicyCommand,
   rollout: async () => (await import('./rollout.js')).runRolloutCommand,
   weights: async () => (await import('./weights.js')).runWeightsCommand,
 };

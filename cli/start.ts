@@ -39,11 +39,16 @@ export async function runStart(argv: string[]): Promise<number> {
   return new Promise<number>((resolve) => {
     const stop = (signal: NodeJS.Signals) => {
       gateway.logger.info({ signal }, 'signal received');
+      const finish = (code: number) => {
+        resolve(code);
+        // Everything is closed; a handle some library forgot to unref must not keep a stopped gateway alive.
+        setTimeout(() => process.exit(code), 1000).unref();
+      };
       gateway.shutdown(signal).then(
-        () => resolve(0),
+        () => finish(0),
         (err: unknown) => {
           gateway.logger.error({ err }, 'shutdown failed');
-          resolve(1);
+          finish(1);
         },
       );
     };
@@ -61,7 +66,9 @@ function printBanner(gateway: Gateway): void {
     `  admin plane  ${gateway.adminUrl}  (/admin/services, /admin/audit, /metrics)`,
   ];
   for (const service of config.services) {
-    lines.push(`  service ${service.name.padEnd(10)} ${service.prefix.padEnd(16)} blue ${service.blue.upstreams.join(',')}  green ${service.green.upstreams.join(',')}`);
+    lines.push(
+      `  service ${service.name.padEnd(10)} ${service.prefix.padEnd(16)} blue ${service.blue.upstreams.join(',')}  green ${service.green.upstreams.join(',')}`,
+    );
   }
   lines.push('', 'Try:', `  curl -s ${gateway.dataUrl}/api/ac/hello?name=world`);
   if (gateway.demoToken) {

@@ -2,20 +2,17 @@ import { randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
-import pino, { type Logger } from 'pino';
 import { Redis } from 'ioredis';
+import pino, { type Logger } from 'pino';
 import type { RolloutManager } from '../rollout/manager.js';
-import { type AuthConfigInput, authConfigFromEnv } from './auth/config.js';
-import { createDemoSigner, type DemoSigner } from './auth/demo-signer.js';
-import { createAuthStage } from './auth/stage.js';
-import { createRateLimitStages } from './ratelimit/stage.js';
-import { recommendedRedisOptions } from './ratelimit/redis-store.js';
 import { AdminTokenAuthenticator } from './admin/admin-auth.js';
 import { createAdminServer } from './admin/admin-server.js';
 import { AuditLog } from './admin/audit-log.js';
 import { registerRolloutRoutes } from './admin/rollout-routes.js';
 import { registerServiceRoutes } from './admin/service-routes.js';
-import { wireRollout } from './wiring/rollout.js';
+import { type AuthConfigInput, authConfigFromEnv } from './auth/config.js';
+import { createDemoSigner, type DemoSigner } from './auth/demo-signer.js';
+import { createAuthStage } from './auth/stage.js';
 import type { ResolvedConfig } from './config/load.js';
 import type { Closeable, Stage } from './core/types.js';
 import { type DemoUpstream, startDemoUpstreams, stopDemoUpstreams } from './demo/demo-upstreams.js';
@@ -24,8 +21,12 @@ import { answerClientError } from './pipeline/client-errors.js';
 import { DataPlane, type ReadinessCheck } from './pipeline/data-plane.js';
 import { Forwarder } from './proxy/forwarder.js';
 import { ServiceRuntime } from './proxy/service-runtime.js';
+import { recommendedRedisOptions } from './ratelimit/redis-store.js';
+import { createRateLimitStages } from './ratelimit/stage.js';
 import { ServiceTable } from './routing/service-table.js';
 import type { WeightStore } from './routing/weight-store.js';
+import { wirePolicy } from './wiring/policy.js';
+import { wireRollout } from './wiring/rollout.js';
 
 export interface GatewayOptions {
   readonly logger?: Logger;
@@ -60,8 +61,11 @@ export async function startGateway(config: ResolvedConfig, options: GatewayOptio
   try {
     const table = new ServiceTable(config.services);
     const runtimes = new Map<string, ServiceRuntime>();
-    for (const service of config.services) runtimes.set(service.name, new ServiceRuntime(service, config.proxy, metrics));
-    closers.push({ close: async () => void (await Promise.all([...runtimes.values()].map((r) => r.close()))) });
+    for (const service of config.services)
+      runtimes.set(service.name, new ServiceRuntime(service, config.proxy, metrics));
+    closers.push({
+      close: async () => void (await Promise.all([...runtimes.values()].map((r) => r.close()))),
+    });
 
     const audit = new AuditLog(config.admin.auditLog, logger);
     await audit.open();
@@ -79,7 +83,6 @@ export async function startGateway(config: ResolvedConfig, options: GatewayOptio
     };
     for (const service of config.services) publishWeights(service.name);
     weights.subscribe((service) => publishWeights(service));
-
 
     const redis = config.redis.url ? await connectRedis(config.redis.url, logger) : null;
     if (redis) {
@@ -102,18 +105,32 @@ export async function startGateway(config: ResolvedConfig, options: GatewayOptio
     if (config.demo.enabled) {
       // The embedded default signs its own demo tokens so a newcomer can try authenticated calls at once.
       demoSigner = createDemoSigner();
-      auth = authConfigFromEnv({}, { ...auth, keys: [...(auth?.keys ?? []), demoSigner.key] } as AuthConfigInput);
+      auth = authConfigFromEnv({}, {
+        ...auth,
+        keys: [...(auth?.keys ?? []), demoSigner.key],
+      } as AuthConfigInput);
     }
     if (auth) {
       const serviceModes = Object.fromEntries(
         config.services.filter((s) => s.auth !== undefined).map((s) => [s.name, s.auth!]),
       );
-      const authStage = createAuthStage({ config: auth, services: serviceModes, registry: metrics.registry, logger });
+      const authStage = createAuthStage({
+        config: auth,
+        services: serviceModes,
+        registry: metrics.registry,
+        logger,
+      });
       closers.push(authStage);
       for (const name of authStage.identityHeaderNames) identityHeaders.add(name.toLowerCase());
       stages.push(authStage);
     }
     if (rateLimits) stages.push(rateLimits.afterAuth);
+    const policy = config.policy ? await wirePolicy(config.policy, metrics.registry, logger) : null;
+    if (policy) {
+      closers.push(policy);
+      stages.push(policy.stage);
+      readiness.push(() => (policy.manager.isReady() ? null : 'no policy bundle is loaded'));
+    }
 
     let plane: DataPlane | null = null;
     const forwarder = new Forwarder({
@@ -123,7 +140,17 @@ export async function startGateway(config: ResolvedConfig, options: GatewayOptio
       identityHeaders,
       sendError: (res, ctx, error, color) => plane!.sendError(res, ctx, error, color),
     });
-    plane = new DataPlane({ config, table, runtimes, weights, stages, forwarder, metrics, logger, readiness });
+    plane = new DataPlane({
+      config,
+      table,
+      runtimes,
+      weights,
+      stages,
+      forwarder,
+      metrics,
+      logger,
+      readiness,
+    });
 
     const server = createServer(
       {
@@ -139,14 +166,19 @@ export async function startGateway(config: ResolvedConfig, options: GatewayOptio
 
     // With no ADMIN_TOKENS (allowed only on a loopback admin address) a one-off token is made and printed,
     // so the admin plane is never open, not even on a developer's machine.
-    const generatedAdminToken = config.adminTokens.length === 0 ? randomBytes(24).toString('base64url') : null;
-    const adminTokens = generatedAdminToken ? [{ name: 'local', token: generatedAdminToken }] : config.adminTokens;
+    const generatedAdminToken =
+      config.adminTokens.length === 0 ? randomBytes(24).toString('base64url') : null;
+    const adminTokens = generatedAdminToken
+      ? [{ name: 'local', token: generatedAdminToken }]
+      : config.adminTokens;
     const admin = createAdminServer({
       authenticator: new AdminTokenAuthenticator(adminTokens),
       registry: metrics.registry,
       audit,
       logger,
+      authorize: policy?.authorize,
     });
+    policy?.registerRoutes(admin, audit);
     await registerServiceRoutes(admin, {
       runtimes,
       weights,
@@ -159,19 +191,39 @@ export async function startGateway(config: ResolvedConfig, options: GatewayOptio
 
     const dataUrl = urlOf(server);
     const adminUrl = urlOf(admin.server);
-    logger.info({ data: dataUrl, admin: adminUrl, config: config.source, services: table.names }, 'gateway started');
+    logger.info(
+      { data: dataUrl, admin: adminUrl, config: config.source, services: table.names },
+      'gateway started',
+    );
 
     let shuttingDown: Promise<void> | null = null;
     const shutdown = (reason = 'shutdown') => {
-      shuttingDown ??= drainAndClose(server, admin, plane!, config.server.drainTimeout, logger, reason).then(async () => {
-        for (const closer of closers.reverse()) await closer.close();
-        await stopDemoUpstreams(demo);
-        logger.info('gateway stopped');
-      });
+      shuttingDown ??= drainAndClose(server, admin, plane!, config.server.drainTimeout, logger, reason).then(
+        async () => {
+          for (const closer of closers.reverse()) await closer.close();
+          await stopDemoUpstreams(demo);
+          logger.info('gateway stopped');
+        },
+      );
       return shuttingDown;
     };
-    const demoToken = demoSigner ? await demoSigner.sign({ sub: 'demo-user', roles: ['demo'] }, 24 * 3600) : null;
-    return { config, logger, dataUrl, adminUrl, generatedAdminToken, demoToken, demo, metrics, weights, audit, rollouts: manager, shutdown };
+    const demoToken = demoSigner
+      ? await demoSigner.sign({ sub: 'demo-user', roles: ['demo'] }, 24 * 3600)
+      : null;
+    return {
+      config,
+      logger,
+      dataUrl,
+      adminUrl,
+      generatedAdminToken,
+      demoToken,
+      demo,
+      metrics,
+      weights,
+      audit,
+      rollouts: manager,
+      shutdown,
+    };
   } catch (err) {
     for (const closer of closers.reverse()) await closer.close().catch(() => {});
     await stopDemoUpstreams(demo);
@@ -187,7 +239,10 @@ async function drainAndClose(
   logger: Logger,
   reason: string,
 ): Promise<void> {
-  logger.info({ reason, inFlight: plane.inFlight, drainTimeout }, 'draining: no new connections, finishing requests in flight');
+  logger.info(
+    { reason, inFlight: plane.inFlight, drainTimeout },
+    'draining: no new connections, finishing requests in flight',
+  );
   const closed = new Promise<void>((resolve) => server.close(() => resolve()));
   // Idle keep-alive connections would hold server.close() open; busy ones get `Connection: close` on their answer.
   server.closeIdleConnections();
@@ -198,7 +253,8 @@ async function drainAndClose(
   const idle = plane.drain().then(() => false);
   const expired = await Promise.race([idle, timedOut]);
   clearTimeout(timer);
-  if (expired) logger.warn({ inFlight: plane.inFlight }, 'drain timeout reached; closing remaining connections');
+  if (expired)
+    logger.warn({ inFlight: plane.inFlight }, 'drain timeout reached; closing remaining connections');
   server.closeAllConnections();
   await closed;
   await admin.close();

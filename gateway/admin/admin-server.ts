@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import { Errors } from '../core/errors.js';
 import { requestIdFor } from '../identity/request-id.js';
-import { type AdminPrincipal, AdminTokenAuthenticator } from './admin-auth.js';
+import type { AdminPrincipal, AdminTokenAuthenticator } from './admin-auth.js';
 import { replyError } from './admin-errors.js';
 import type { AuditLog } from './audit-log.js';
 
@@ -66,12 +66,19 @@ export function createAdminServer(options: AdminServerOptions): FastifyInstance 
       const target = (request.params as { name?: string } | undefined)?.name ?? null;
       const decision = await authorize(request.adminPrincipal, action, target);
       if (!decision.allow) {
-        return replyError(request, reply, Errors.FORBIDDEN, decision.reason ?? `${action} is not allowed for ${request.adminPrincipal.name}`);
+        return replyError(
+          request,
+          reply,
+          Errors.FORBIDDEN,
+          decision.reason ?? `${action} is not allowed for ${request.adminPrincipal.name}`,
+        );
       }
     });
   }
 
-  app.setNotFoundHandler((request, reply) => replyError(request, reply, Errors.NOT_FOUND, `no admin route ${request.method} ${request.url}`));
+  app.setNotFoundHandler((request, reply) =>
+    replyError(request, reply, Errors.NOT_FOUND, `no admin route ${request.method} ${request.url}`),
+  );
   app.setErrorHandler((error: FastifyError, request, reply) => {
     const status = error.statusCode ?? 500;
     if (status === 413) return replyError(request, reply, Errors.PAYLOAD_TOO_LARGE);
@@ -86,16 +93,19 @@ export function createAdminServer(options: AdminServerOptions): FastifyInstance 
     return options.registry.metrics();
   });
 
-  app.get<{ Querystring: { limit?: string; target?: string; action?: string } }>('/admin/audit', async (request, reply) => {
-    const limit = request.query.limit === undefined ? 100 : Number(request.query.limit);
-    if (!Number.isInteger(limit) || limit < 1 || limit > 10_000) {
-      return replyError(request, reply, Errors.BAD_REQUEST, 'limit must be an integer between 1 and 10000');
-    }
-    const filter: { target?: string; action?: string } = {};
-    if (request.query.target) filter.target = request.query.target;
-    if (request.query.action) filter.action = request.query.action;
-    return { entries: options.audit.list(limit, filter) };
-  });
+  app.get<{ Querystring: { limit?: string; target?: string; action?: string } }>(
+    '/admin/audit',
+    async (request, reply) => {
+      const limit = request.query.limit === undefined ? 100 : Number(request.query.limit);
+      if (!Number.isInteger(limit) || limit < 1 || limit > 10_000) {
+        return replyError(request, reply, Errors.BAD_REQUEST, 'limit must be an integer between 1 and 10000');
+      }
+      const filter: { target?: string; action?: string } = {};
+      if (request.query.target) filter.target = request.query.target;
+      if (request.query.action) filter.action = request.query.action;
+      return { entries: options.audit.list(limit, filter) };
+    },
+  );
 
   return app;
 }

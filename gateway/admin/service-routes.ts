@@ -49,50 +49,59 @@ export async function registerServiceRoutes(app: FastifyInstance, deps: ServiceR
 
   app.get<{ Params: { name: string } }>('/admin/services/:name', async (request, reply) => {
     const runtime = deps.runtimes.get(request.params.name);
-    if (!runtime) return replyError(request, reply, Errors.NOT_FOUND, `no service named '${request.params.name}'`);
+    if (!runtime)
+      return replyError(request, reply, Errors.NOT_FOUND, `no service named '${request.params.name}'`);
     return describe(runtime, deps, true);
   });
 
-  app.put<{ Params: { name: string }; Body: unknown }>('/admin/services/:name/weights', async (request, reply) => {
-    const name = request.params.name;
-    const runtime = deps.runtimes.get(name);
-    if (!runtime) return replyError(request, reply, Errors.NOT_FOUND, `no service named '${name}'`);
-    const body = request.body as { green?: unknown } | null | undefined;
-    const keys = body && typeof body === 'object' && !Array.isArray(body) ? Object.keys(body) : [];
-    const green = body?.green;
-    if (
-      keys.length !== 1 ||
-      keys[0] !== 'green' ||
-      typeof green !== 'number' ||
-      !Number.isInteger(green) ||
-      green < 0 ||
-      green > 100
-    ) {
-      return replyError(
-        request,
-        reply,
-        Errors.BAD_REQUEST,
-        'body must be exactly {"green": <integer 0..100>} (the share of users on green)',
-      );
-    }
-    if (await deps.isRolloutActive(name)) {
-      return replyError(
-        request,
-        reply,
-        Errors.CONFLICT,
-        `a rollout is running on ${name}; pause, promote or abort it before setting weights by hand`,
-      );
-    }
-    const before = deps.weights.get(name);
-    const after = await deps.weights.set(name, { green });
-    await deps.audit.append({
-      actor: request.adminPrincipal.name,
-      action: 'weights.set',
-      target: name,
-      before: { green: before.green, stable: before.stable },
-      after: { green: after.green, stable: after.stable },
-      requestId: request.id,
-    });
-    return { name, weights: { blue: 100 - after.green, green: after.green }, stable: after.stable, revision: after.revision };
-  });
+  app.put<{ Params: { name: string }; Body: unknown }>(
+    '/admin/services/:name/weights',
+    async (request, reply) => {
+      const name = request.params.name;
+      const runtime = deps.runtimes.get(name);
+      if (!runtime) return replyError(request, reply, Errors.NOT_FOUND, `no service named '${name}'`);
+      const body = request.body as { green?: unknown } | null | undefined;
+      const keys = body && typeof body === 'object' && !Array.isArray(body) ? Object.keys(body) : [];
+      const green = body?.green;
+      if (
+        keys.length !== 1 ||
+        keys[0] !== 'green' ||
+        typeof green !== 'number' ||
+        !Number.isInteger(green) ||
+        green < 0 ||
+        green > 100
+      ) {
+        return replyError(
+          request,
+          reply,
+          Errors.BAD_REQUEST,
+          'body must be exactly {"green": <integer 0..100>} (the share of users on green)',
+        );
+      }
+      if (await deps.isRolloutActive(name)) {
+        return replyError(
+          request,
+          reply,
+          Errors.CONFLICT,
+          `a rollout is running on ${name}; pause, promote or abort it before setting weights by hand`,
+        );
+      }
+      const before = deps.weights.get(name);
+      const after = await deps.weights.set(name, { green });
+      await deps.audit.append({
+        actor: request.adminPrincipal.name,
+        action: 'weights.set',
+        target: name,
+        before: { green: before.green, stable: before.stable },
+        after: { green: after.green, stable: after.stable },
+        requestId: request.id,
+      });
+      return {
+        name,
+        weights: { blue: 100 - after.green, green: after.green },
+        stable: after.stable,
+        revision: after.revision,
+      };
+    },
+  );
 }

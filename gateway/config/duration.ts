@@ -12,17 +12,15 @@ export function parseDuration(value: string | number): number {
 
 /** A duration field: a number of milliseconds or a string like '30s'; validated to be >= min ms. */
 export function duration(min = 0) {
-  return z
-    .union([z.number(), z.string()])
-    .transform((value, ctx) => {
-      const ms = parseDuration(value);
-      if (!Number.isFinite(ms) || ms < min) {
-        ctx.addIssue({
-          code: 'custom',
-          message: `must be a duration of at least ${min} ms (a number of ms or e.g. '500ms', '30s', '5m')`,
-        });
-        return z.NEVER;
-      }
-      return Math.round(ms);
-    });
+  return z.union([z.number(), z.string()]).transform((value, ctx) => {
+    const ms = parseDuration(value);
+    if (!Number.isFinite(ms) || ms < min) {
+      ctx.addIssue({
+        code: 'custom',
+        message: `must be a duration of at least ${min} ms (a number of ms or e.g. '500ms', '30s', '5m')`,
+      });
+      return z.NEVER;
+    }
+    return Math.round(ms);
+  });
 }

@@ -1,11 +1,12 @@
 import { readFile } from 'node:fs/promises';
 import { BlockList, isIP } from 'node:net';
-import { join } from 'node:path';
+import { dirname, isAbsolute, join, resolve as resolvePath } from 'node:path';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
-import type { Color } from '../core/types.js';
-import { PACKAGE_ROOT } from '../util/package-root.js';
-import { type AuthConfig, type AuthConfigInput, authConfigFromEnv } from '../auth/config.js';
 import { z } from 'zod';
+import { type AuthConfig, type AuthConfigInput, authConfigFromEnv } from '../auth/config.js';
+import type { Color } from '../core/types.js';
+import { type PolicyConfig, policyConfigFromEnv } from '../policy/config.js';
+import { PACKAGE_ROOT } from '../util/package-root.js';
 import { ConfigError, formatIssues } from './errors.js';
 import { configSchema, type GatewayConfig, type ServiceConfig } from './schema.js';
 
@@ -23,7 +24,9 @@ export interface ResolvedService extends ServiceConfig {
 }
 
 /** The validated configuration plus what comes from the environment. Runtime code reads only this. */
-export interface ResolvedConfig extends Omit<GatewayConfig, 'services' | 'auth'> {
+export interface ResolvedConfig extends Omit<GatewayConfig, 'services' | 'auth' | 'policy'> {
+  /** Policy bundle and evaluation; null when neither the file nor POLICY_BUNDLE configures one. */
+  readonly policy: PolicyConfig | null;
   /** JWT verification; null when neither the file nor the environment configures any key source. */
   readonly auth: AuthConfig | null;
   readonly source: string;
@@ -80,9 +83,12 @@ export function resolveConfig(
   const adminTokens = parseAdminTokens(env.ADMIN_TOKENS, problems);
   const trustedProxies = new BlockList();
   const proxies = parsed.success ? parsed.data.server.trustedProxies : [];
-  proxies.forEach((cidr, i) => addCidr(trustedProxies, cidr, `server.trustedProxies[${i}]`, problems));
+  proxies.forEach((cidr, i) => {
+    addCidr(trustedProxies, cidr, `server.trustedProxies[${i}]`, problems);
+  });
 
   const auth = resolveAuth(doc.auth, env, problems);
+  const policy = resolvePolicy(doc.policy, env, source, problems);
 
   if (!parsed.success || problems.length > 0) throw new ConfigError(source, problems);
   const config = parsed.data;
@@ -104,7 +110,29 @@ export function resolveConfig(
   }
   if (problems.length > 0) throw new ConfigError(source, problems);
 
-  return { ...config, auth, source, embedded, services, adminTokens, trustedProxies, env };
+  return { ...config, auth, policy, source, embedded, services, adminTokens, trustedProxies, env };
+}
+
+/** A relative bundle path is relative to the configuration file, so a config can travel with its bundle. */
+function resolvePolicy(
+  section: unknown,
+  env: NodeJS.ProcessEnv,
+  source: string,
+  problems: string[],
+): PolicyConfig | null {
+  if (section === undefined && !env.POLICY_BUNDLE) return null;
+  try {
+    const policy = policyConfigFromEnv(env, section ?? {});
+    const bundle =
+      /^https?:\/\//i.test(policy.bundle) || isAbsolute(policy.bundle) || env.POLICY_BUNDLE
+        ? policy.bundle
+        : resolvePath(source === '(inline)' ? process.cwd() : dirname(source), policy.bundle);
+    return { ...policy, bundle };
+  } catch (err) {
+    if (!(err instanceof z.ZodError)) throw err;
+    problems.push(...formatIssues(err.issues, 'policy'));
+    return null;
+  }
 }
 
 const JWT_ENV = ['JWT_SECRET', 'JWT_PUBLIC_KEY', 'JWKS_URL'] as const;
@@ -144,7 +172,8 @@ function applyEnvironment(doc: Record<string, unknown>, env: NodeJS.ProcessEnv, 
     const value = env[variable];
     if (value === undefined || value === '') return;
     const n = Number(value);
-    if (!Number.isInteger(n) || n < 0 || n > 65535) problems.push(`${variable}: must be a port number, got '${value}'`);
+    if (!Number.isInteger(n) || n < 0 || n > 65535)
+      problems.push(`${variable}: must be a port number, got '${value}'`);
     else target.port = n;
   };
   port('GATEWAY_PORT', section('server'));

@@ -1,7 +1,7 @@
 import { z } from 'zod';
+import { rolloutConfigSchema } from '../../rollout/config.js';
 import { serviceAuthSchema } from '../auth/config.js';
 import { rateLimitConfigSchema } from '../ratelimit/config.js';
-import { rolloutConfigSchema } from '../../rollout/config.js';
 import { duration } from './duration.js';
 
 // The gateway's configuration file. Every field has a default, so `{}` plus services is a valid file;
@@ -72,8 +72,16 @@ export const configSchema = z.strictObject({
       port: z.number().int().min(0).max(65535).default(8080),
       /** CIDRs whose X-Forwarded-For is believed (nginx in front). */
       trustedProxies: z.array(z.string()).default([]),
-      maxBodyBytes: z.number().int().min(0).default(1024 * 1024 * 1024),
-      maxHeaderBytes: z.number().int().min(1024).default(16 * 1024),
+      maxBodyBytes: z
+        .number()
+        .int()
+        .min(0)
+        .default(1024 * 1024 * 1024),
+      maxHeaderBytes: z
+        .number()
+        .int()
+        .min(1024)
+        .default(16 * 1024),
       /** Time allowed to receive a whole client request (headers and body). */
       requestTimeout: duration(0).default(300_000),
       keepAliveTimeout: duration(0).default(65_000),
@@ -82,8 +90,15 @@ export const configSchema = z.strictObject({
       accessLog: z.boolean().default(false),
       stickyCookie: z
         .strictObject({
-          name: z.string().regex(/^[A-Za-z0-9_-]+$/).default('acgs_uid'),
-          maxAgeSec: z.number().int().min(0).default(30 * 24 * 3600),
+          name: z
+            .string()
+            .regex(/^[A-Za-z0-9_-]+$/)
+            .default('acgs_uid'),
+          maxAgeSec: z
+            .number()
+            .int()
+            .min(0)
+            .default(30 * 24 * 3600),
           enabled: z.boolean().default(true),
         })
         .prefault({}),
@@ -109,7 +124,9 @@ export const configSchema = z.strictObject({
     .refine((services) => Object.keys(services).length > 0, 'must define at least one service'),
   redis: z.strictObject({ url: z.string().optional(), keyPrefix: z.string().default('acgs:') }).prefault({}),
   logging: z
-    .strictObject({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') })
+    .strictObject({
+      level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    })
     .prefault({}),
   /** In-process demo upstreams for the embedded default: one listener per service and colour. */
   demo: z

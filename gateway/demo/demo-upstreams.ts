@@ -19,7 +19,8 @@ export interface DemoUpstream {
 }
 
 /** Headers a demo service echoes back, so a newcomer sees what the gateway forwarded. */
-const ECHOED = /^(x-forwarded-|x-request-id$|x-acgs-|x-real-ip$|host$|user-agent$|content-type$|content-length$)/;
+const ECHOED =
+  /^(x-forwarded-|x-request-id$|x-acgs-|x-real-ip$|host$|user-agent$|content-type$|content-length$)/;
 
 /**
  * Answers like a tiny backend: JSON naming its service, colour, method, path, query and the forwarded
@@ -49,7 +50,10 @@ function handler(service: string, color: Color, behaviour: DemoBehaviour) {
           bodyBytes: received,
           ...(fail ? { error: 'demo failure (failRate)' } : {}),
         });
-        res.writeHead(fail ? 500 : 200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
+        res.writeHead(fail ? 500 : 200, {
+          'content-type': 'application/json',
+          'content-length': Buffer.byteLength(body),
+        });
         res.end(body);
       };
       if (behaviour.latencyMs > 0) setTimeout(respond, behaviour.latencyMs);
@@ -77,7 +81,13 @@ export async function startDemoUpstreams(services: readonly ResolvedService[]): 
             server.listen(Number(parsed.port || 80), parsed.hostname, () => resolve());
           });
           const port = (server.address() as AddressInfo).port;
-          started.push({ service: service.name, color, url: `http://${parsed.hostname}:${port}`, behaviour, server });
+          started.push({
+            service: service.name,
+            color,
+            url: `http://${parsed.hostname}:${port}`,
+            behaviour,
+            server,
+          });
         }
       }
     }

@@ -1,19 +1,28 @@
 import type { Socket } from 'node:net';
-import { Errors, errorBody, type ErrorSpec } from '../core/errors.js';
+import { type ErrorSpec, Errors, errorBody } from '../core/errors.js';
 import { requestIdFor } from '../identity/request-id.js';
 
 /**
  * node's HTTP parser rejects a request before any handler runs (headers too large, malformed request
  * line). Answer those in the same JSON shape instead of node's bare 400/431, then close the connection.
  */
-export function answerClientError(err: NodeJS.ErrnoException & { bytesParsed?: number }, socket: Socket): void {
+export function answerClientError(
+  err: NodeJS.ErrnoException & { bytesParsed?: number },
+  socket: Socket,
+): void {
   if (!socket.writable || (socket as Socket & { _httpMessage?: unknown })._httpMessage) {
     socket.destroy();
     return;
   }
   let spec: ErrorSpec = Errors.BAD_REQUEST;
   if (err.code === 'HPE_HEADER_OVERFLOW') spec = Errors.HEADERS_TOO_LARGE;
-  else if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT') spec = { ...Errors.BAD_REQUEST, status: 408, code: 'request_timeout', message: 'The request was not received in time' };
+  else if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT')
+    spec = {
+      ...Errors.BAD_REQUEST,
+      status: 408,
+      code: 'request_timeout',
+      message: 'The request was not received in time',
+    };
   else if (err.code === 'ECONNRESET') {
     socket.destroy();
     return;

@@ -159,7 +159,10 @@ export class DataPlane {
       key = readCookie(flat(ctx.headers.cookie), this.#cookie.name);
       if (key === null) {
         key = newStickyId();
-        ctx.responseHeaders.push('set-cookie', stickySetCookie(this.#cookie.name, key, this.#cookie.maxAgeSec));
+        ctx.responseHeaders.push(
+          'set-cookie',
+          stickySetCookie(this.#cookie.name, key, this.#cookie.maxAgeSec),
+        );
       }
     }
     return isGreenBucket(bucketOf(key ?? ctx.clientIp), weights.green) ? 'green' : 'blue';
@@ -200,14 +203,22 @@ export class DataPlane {
     if (err instanceof GatewayError) {
       error = err;
     } else {
-      this.#o.logger.error({ err, requestId: ctx.id, path: ctx.path }, 'unexpected error in the request pipeline');
+      this.#o.logger.error(
+        { err, requestId: ctx.id, path: ctx.path },
+        'unexpected error in the request pipeline',
+      );
       error = new GatewayError(Errors.INTERNAL);
     }
     this.sendError(res, ctx, error, color);
   }
 
   /** Every gateway-made answer goes through here, so the error metric and the JSON shape always agree. */
-  readonly sendError = (res: ServerResponse, ctx: RequestContext, error: GatewayError, color: Color | null): void => {
+  readonly sendError = (
+    res: ServerResponse,
+    ctx: RequestContext,
+    error: GatewayError,
+    color: Color | null,
+  ): void => {
     this.#o.metrics.gatewayResponse(error.code);
     writeError(res, ctx, error, color);
   };

@@ -7,7 +7,12 @@ import type { Color, RequestContext } from '../core/types.js';
  * WWW-Authenticate) win over the same names collected on the context (RateLimit-*). When the response has
  * already started, the only honest signal left is to close the connection.
  */
-export function writeError(res: ServerResponse, ctx: RequestContext, error: GatewayError, color: Color | null): void {
+export function writeError(
+  res: ServerResponse,
+  ctx: RequestContext,
+  error: GatewayError,
+  color: Color | null,
+): void {
   if (res.headersSent) {
     res.destroy();
     return;

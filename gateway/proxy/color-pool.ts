@@ -10,7 +10,13 @@ export class ColorPool {
   readonly upstreams: readonly Upstream[];
   #next = 0;
 
-  constructor(urls: readonly string[], timeouts: TimeoutsConfig, breaker: BreakerConfig, connections: number, keepAlive: number) {
+  constructor(
+    urls: readonly string[],
+    timeouts: TimeoutsConfig,
+    breaker: BreakerConfig,
+    connections: number,
+    keepAlive: number,
+  ) {
     this.upstreams = urls.map((url) => new Upstream(url, timeouts, breaker, connections, keepAlive));
   }
 
@@ -35,5 +41,9 @@ export class ColorPool {
 
   async close(): Promise<void> {
     await Promise.all(this.upstreams.map((u) => u.close()));
+  }
+
+  async destroy(): Promise<void> {
+    await Promise.all(this.upstreams.map((u) => u.destroy()));
   }
 }

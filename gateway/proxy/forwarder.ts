@@ -21,7 +21,12 @@ export interface ForwarderOptions {
   /** Identity header names only the auth stage may set; stripped from every client request. */
   readonly identityHeaders: ReadonlySet<string>;
   /** Called with a gateway-made answer (error JSON) when proxying fails before the response started. */
-  readonly sendError: (res: ServerResponse, ctx: RequestContext, error: GatewayError, color: Color | null) => void;
+  readonly sendError: (
+    res: ServerResponse,
+    ctx: RequestContext,
+    error: GatewayError,
+    color: Color | null,
+  ) => void;
 }
 
 /** Sends one request to an upstream of the chosen colour, with one retry, failover and breakers. */
@@ -51,17 +56,25 @@ export class Forwarder {
       return;
     }
 
-    const hasBody = req.headers['transfer-encoding'] !== undefined || (req.headers['content-length'] ?? '0') !== '0';
+    const hasBody =
+      req.headers['transfer-encoding'] !== undefined || (req.headers['content-length'] ?? '0') !== '0';
     let body: NodeJS.ReadableStream | null = null;
     if (hasBody) {
-      body = req.headers['content-length'] === undefined ? req.pipe(new BodyLimit(this.#opts.maxBodyBytes)) : req;
+      body =
+        req.headers['content-length'] === undefined ? req.pipe(new BodyLimit(this.#opts.maxBodyBytes)) : req;
     }
     const canRetry = !hasBody && IDEMPOTENT.has(ctx.method);
     const restAndQuery = encodePathForWire(ctx.rest) + (ctx.query === '' ? '' : `?${ctx.query}`);
 
     let attempt = upstream;
     for (let tries = 0; ; tries++) {
-      const headers = upstreamRequestHeaders(req.rawHeaders, ctx, color, peerTrusted, this.#opts.identityHeaders);
+      const headers = upstreamRequestHeaders(
+        req.rawHeaders,
+        ctx,
+        color,
+        peerTrusted,
+        this.#opts.identityHeaders,
+      );
       const target = attempt;
       try {
         const response = await target.call(() =>
@@ -77,7 +90,10 @@ export class Forwarder {
         this.#relay(res, ctx, service, color, response);
         return;
       } catch (err) {
-        if (err instanceof PayloadTooLargeError || (err as { cause?: unknown }).cause instanceof PayloadTooLargeError) {
+        if (
+          err instanceof PayloadTooLargeError ||
+          (err as { cause?: unknown }).cause instanceof PayloadTooLargeError
+        ) {
           req.unpipe();
           this.#fail(res, ctx, service, color, new GatewayError(Errors.PAYLOAD_TOO_LARGE), false);
           return;
@@ -100,7 +116,13 @@ export class Forwarder {
     }
   }
 
-  #relay(res: ServerResponse, ctx: RequestContext, service: ServiceRuntime, color: Color, response: Dispatcher.ResponseData): void {
+  #relay(
+    res: ServerResponse,
+    ctx: RequestContext,
+    service: ServiceRuntime,
+    color: Color,
+    response: Dispatcher.ResponseData,
+  ): void {
     const headers = clientResponseHeaders(response.headers);
     headers.push('x-request-id', ctx.id, 'x-acgs-color', color);
     const extra = ctx.responseHeaders;
@@ -122,7 +144,14 @@ export class Forwarder {
     });
   }
 
-  #fail(res: ServerResponse, ctx: RequestContext, service: ServiceRuntime, color: Color, error: GatewayError, transport: boolean): void {
+  #fail(
+    res: ServerResponse,
+    ctx: RequestContext,
+    service: ServiceRuntime,
+    color: Color,
+    error: GatewayError,
+    transport: boolean,
+  ): void {
     const ms = elapsedMs(ctx);
     this.#opts.recorder.record(service.name, color, error.status, ms, transport || error.status >= 500);
     this.#opts.metrics.observeRequest(service.name, color, error.status, ms / 1000);

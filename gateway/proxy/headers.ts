@@ -15,7 +15,14 @@ const HOP_BY_HOP = new Set([
 ]);
 
 /** Request headers the gateway sets itself and never takes from the client. */
-const GATEWAY_OWNED = new Set(['host', 'x-request-id', 'x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'x-acgs-color']);
+const GATEWAY_OWNED = new Set([
+  'host',
+  'x-request-id',
+  'x-forwarded-for',
+  'x-forwarded-proto',
+  'x-forwarded-host',
+  'x-acgs-color',
+]);
 
 /** Names listed in a Connection header are hop-by-hop too (RFC 9110 §7.6.1). Usually there are none. */
 function connectionListed(value: string | string[] | undefined): Set<string> | null {
@@ -75,7 +82,9 @@ function flatten(value: string | string[] | undefined): string {
 }
 
 /** Upstream response headers minus hop-by-hop ones, as a flat list for res.writeHead. */
-export function clientResponseHeaders(headers: IncomingHttpHeaders | Record<string, string | string[] | undefined>): string[] {
+export function clientResponseHeaders(
+  headers: IncomingHttpHeaders | Record<string, string | string[] | undefined>,
+): string[] {
   const out: string[] = [];
   const listed = connectionListed(headers.connection);
   for (const name in headers) {

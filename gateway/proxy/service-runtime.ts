@@ -41,7 +41,8 @@ export class ServiceRuntime {
     }
   }
 
+  /** After the drain: nothing of ours is in flight any more, so whatever is left is abandoned, not awaited. */
   async close(): Promise<void> {
-    await Promise.all([this.pools.blue.close(), this.pools.green.close()]);
+    await Promise.all([this.pools.blue.destroy(), this.pools.green.destroy()]);
   }
 }

@@ -20,7 +20,13 @@ export class Upstream {
   readonly pool: Pool;
   readonly #breaker: CircuitBreaker<[Attempt<unknown>], unknown>;
 
-  constructor(url: string, timeouts: TimeoutsConfig, breaker: BreakerConfig, connections: number, keepAlive: number) {
+  constructor(
+    url: string,
+    timeouts: TimeoutsConfig,
+    breaker: BreakerConfig,
+    connections: number,
+    keepAlive: number,
+  ) {
     const parsed = new URL(url);
     this.url = url;
     this.origin = parsed.origin;

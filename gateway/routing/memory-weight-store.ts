@@ -1,5 +1,5 @@
 import type { Color } from '../core/types.js';
-import { StaleFenceError, type ServiceWeights, type WeightStore, type WeightUpdate } from './weight-store.js';
+import { type ServiceWeights, StaleFenceError, type WeightStore, type WeightUpdate } from './weight-store.js';
 
 /** The split of every service for a single replica (the embedded default, tests). */
 export class MemoryWeightStore implements WeightStore {
@@ -8,7 +8,8 @@ export class MemoryWeightStore implements WeightStore {
   #newestFence = 0;
 
   constructor(initial: Iterable<[string, { green: number; stable: Color }]>) {
-    for (const [service, { green, stable }] of initial) this.#weights.set(service, { green, stable, revision: 0 });
+    for (const [service, { green, stable }] of initial)
+      this.#weights.set(service, { green, stable, revision: 0 });
   }
 
   get(service: string): ServiceWeights {

@@ -1,5 +1,5 @@
-import { hostname } from 'node:os';
 import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
 import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
@@ -38,7 +38,9 @@ export async function wireRollout(
   logger: Logger,
 ): Promise<RolloutWiring> {
   const services = config.services.map((s) => s.name);
-  const initial = Object.fromEntries(config.services.map((s) => [s.name, { green: s.weights.green, stable: s.stable }]));
+  const initial = Object.fromEntries(
+    config.services.map((s) => [s.name, { green: s.weights.green, stable: s.stable }]),
+  );
   const windows = new LiveWindows({ services, seconds: config.rollout.windowSeconds });
   const closers: Closeable[] = [];
 
@@ -52,10 +54,20 @@ export async function wireRollout(
     redis.on('error', (err: Error) => logger.debug({ err: err.message }, 'rollout redis connection problem'));
     closers.push({ close: async () => void redis.disconnect() });
     const prefix = config.redis.keyPrefix;
-    weights = await RedisWeightStore.open({ redis, prefix, services: initial, rereadMs: config.rollout.weightRereadMs });
+    weights = await RedisWeightStore.open({
+      redis,
+      prefix,
+      services: initial,
+      rereadMs: config.rollout.weightRereadMs,
+    });
     closers.push(weights);
     store = new RedisRolloutStore({ redis, prefix });
-    const fleet = new RedisFleetWindows({ redis, prefix, local: windows, flushIntervalMs: config.rollout.flushIntervalMs });
+    const fleet = new RedisFleetWindows({
+      redis,
+      prefix,
+      local: windows,
+      flushIntervalMs: config.rollout.flushIntervalMs,
+    });
     fleet.start();
     closers.push(fleet);
     source = fleet;
@@ -64,7 +76,8 @@ export async function wireRollout(
       prefix,
       id: `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`,
       ttlMs: config.rollout.leaseTtlMs,
-      onChange: (leader, fence) => logger.info({ leader, fence }, leader ? 'rollout leadership acquired' : 'rollout leadership lost'),
+      onChange: (leader, fence) =>
+        logger.info({ leader, fence }, leader ? 'rollout leadership acquired' : 'rollout leadership lost'),
     });
     await lease.start();
     closers.push(lease);

@@ -19,7 +19,12 @@ export function testConfigDoc(services: Record<string, ServiceSpec>, extra: Reco
   const { server, admin, proxy, ...rest } = extra as Record<string, Record<string, unknown> | undefined>;
   const doc: Record<string, unknown> = {
     server: { host: '127.0.0.1', port: 0, drainTimeout: '5s', ...server },
-    admin: { host: '127.0.0.1', port: 0, auditLog: join(mkdtempSync(join(tmpdir(), 'acgs-audit-')), 'audit.jsonl'), ...admin },
+    admin: {
+      host: '127.0.0.1',
+      port: 0,
+      auditLog: join(mkdtempSync(join(tmpdir(), 'acgs-audit-')), 'audit.jsonl'),
+      ...admin,
+    },
     proxy: { timeouts: { connect: '1s', headers: '2s', body: '5s' }, ...proxy },
     logging: { level: 'silent' },
     services: Object.fromEntries(
@@ -38,6 +43,8 @@ export async function startTestGateway(
   extra: Record<string, unknown> = {},
   env: NodeJS.ProcessEnv = {},
 ): Promise<Gateway> {
-  const config = resolveConfig(testConfigDoc(services, extra), { env: { ADMIN_TOKENS: `ops:${ADMIN_TOKEN}`, ...env } });
+  const config = resolveConfig(testConfigDoc(services, extra), {
+    env: { ADMIN_TOKENS: `ops:${ADMIN_TOKEN}`, ...env },
+  });
   return startGateway(config, { logger: pino({ level: 'silent' }) });
 }

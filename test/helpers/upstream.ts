@@ -13,7 +13,11 @@ export interface TestUpstream {
 export type UpstreamHandler = (req: IncomingMessage, res: ServerResponse, bodyBytes: number) => void;
 
 /** Answers JSON {name, method, url, headers, bodyBytes} by default. A real HTTP server on loopback. */
-export async function startUpstream(name: string, handler?: UpstreamHandler, port = 0): Promise<TestUpstream> {
+export async function startUpstream(
+  name: string,
+  handler?: UpstreamHandler,
+  port = 0,
+): Promise<TestUpstream> {
   const seen: TestUpstream['seen'] = [];
   const server = createServer((req, res) => {
     let bytes = 0;
@@ -23,8 +27,19 @@ export async function startUpstream(name: string, handler?: UpstreamHandler, por
     req.on('end', () => {
       seen.push({ method: req.method ?? '', url: req.url ?? '', headers: req.headers, bodyBytes: bytes });
       if (handler) return handler(req, res, bytes);
-      const body = JSON.stringify({ name, method: req.method, url: req.url, headers: req.headers, bodyBytes: bytes });
-      res.writeHead(200, { 'content-type': 'application/json', 'x-upstream': name, connection: 'keep-alive', 'keep-alive': 'timeout=5' });
+      const body = JSON.stringify({
+        name,
+        method: req.method,
+        url: req.url,
+        headers: req.headers,
+        bodyBytes: bytes,
+      });
+      res.writeHead(200, {
+        'content-type': 'application/json',
+        'x-upstream': name,
+        connection: 'keep-alive',
+        'keep-alive': 'timeout=5',
+      });
       res.end(body);
     });
   });

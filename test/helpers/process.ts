@@ -1,0 +1,88 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { stringify } from 'yaml';
+import { ADMIN_TOKEN, type ServiceSpec, testConfigDoc } from './gateway.js';
+
+export async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+  const { port } = server.address() as { port: number };
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+export interface GatewayProcess {
+  readonly child: ChildProcess;
+  readonly dataUrl: string;
+  readonly adminUrl: string;
+  readonly output: () => string;
+  /** Resolves with the exit code (or the signal name). */
+  readonly exited: Promise<number | string>;
+  stop(signal?: NodeJS.Signals): Promise<number | string>;
+}
+
+/** Runs `acgs-gateway start --config <file>` as a real child process (as an operator would). */
+export async function spawnGateway(
+  services: Record<string, ServiceSpec>,
+  extra: Record<string, unknown> = {},
+  env: NodeJS.ProcessEnv = {},
+): Promise<GatewayProcess> {
+  const dataPort = await freePort();
+  const adminPort = await freePort();
+  const doc = testConfigDoc(services, extra);
+  (doc.logging as { level: string }).level = 'warn';
+  const file = join(mkdtempSync(join(tmpdir(), 'acgs-proc-')), 'gateway.yaml');
+  writeFileSync(file, stringify(doc));
+  const child = spawn(process.execPath, ['--import', 'tsx', 'cli/main.ts', 'start', '--config', file], {
+    env: {
+      ...process.env,
+      ADMIN_TOKENS: `ops:${ADMIN_TOKEN}`,
+      GATEWAY_PORT: String(dataPort),
+      ADMIN_PORT: String(adminPort),
+      ...env,
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout!.on('data', (c) => {
+    output += c;
+  });
+  child.stderr!.on('data', (c) => {
+    output += c;
+  });
+  const exited = new Promise<number | string>((resolve) =>
+    child.once('exit', (code, signal) => resolve(code ?? signal ?? -1)),
+  );
+  const dataUrl = `http://127.0.0.1:${dataPort}`;
+  const deadline = Date.now() + 20_000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`gateway exited early (${child.exitCode}):\n${output}`);
+    try {
+      const res = await fetch(`${dataUrl}/healthz`);
+      if (res.ok) break;
+    } catch {}
+    if (Date.now() > deadline) {
+      child.kill('SIGKILL');
+      throw new Error(`gateway did not come up:\n${output}`);
+    }
+    await sleep(100);
+  }
+  return {
+    child,
+    dataUrl,
+    adminUrl: `http://127.0.0.1:${adminPort}`,
+    output: () => output,
+    exited,
+    async stop(signal: NodeJS.Signals = 'SIGTERM') {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+      const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
+      const code = await exited;
+      clearTimeout(timer);
+      return code;
+    },
+  };
+}
