@@ -39,6 +39,7 @@ export class DataPlane {
   readonly #o: DataPlaneOptions;
   readonly #hasTrustedProxies: boolean;
   readonly #cookie: ResolvedConfig['server']['stickyCookie'];
+  readonly #accessLog: boolean;
   #draining = false;
   #inFlight = 0;
   #idle: (() => void) | null = null;
@@ -47,6 +48,7 @@ export class DataPlane {
     this.#o = options;
     this.#hasTrustedProxies = options.config.server.trustedProxies.length > 0;
     this.#cookie = options.config.server.stickyCookie;
+    this.#accessLog = options.config.server.accessLog;
   }
 
   get inFlight(): number {
@@ -67,8 +69,27 @@ export class DataPlane {
     res.once('close', this.#onClose);
     if (this.#draining) res.shouldKeepAlive = false;
     const ctx = this.#context(req);
+    if (this.#accessLog) res.once('finish', () => this.#logAccess(res, ctx));
     this.#run(req, res, ctx).catch((err: unknown) => this.#fail(res, ctx, err, null));
   };
+
+  /** One line per request, only when server.accessLog is on (it costs a closure and a log write each). */
+  #logAccess(res: ServerResponse, ctx: RequestContext): void {
+    this.#o.logger.info(
+      {
+        requestId: ctx.id,
+        method: ctx.method,
+        path: ctx.path,
+        service: ctx.service,
+        status: res.statusCode,
+        color: res.getHeader('x-acgs-color') ?? null,
+        client: ctx.clientIp,
+        sub: ctx.claims?.sub ?? null,
+        ms: Math.round(Number(process.hrtime.bigint() - ctx.startedAt) / 1e4) / 100,
+      },
+      'access',
+    );
+  }
 
   readonly #onClose = (): void => {
     this.#inFlight--;

@@ -15,7 +15,10 @@ describe('admin plane', () => {
   before(async () => {
     blue = await startUpstream('blue');
     green = await startUpstream('green');
-    gw = await startTestGateway({ ac: { blue: [blue.url], green: [green.url] }, gs: { blue: [blue.url], green: [green.url] } });
+    gw = await startTestGateway({
+      ac: { blue: [blue.url], green: [green.url] },
+      gs: { blue: [blue.url], green: [green.url] },
+    });
   });
   after(async () => {
     await gw.shutdown();
@@ -23,18 +26,31 @@ describe('admin plane', () => {
     await green.close();
   });
 
-  async function admin(method: 'GET' | 'PUT', path: string, body?: unknown, headers: Record<string, string> = ADMIN_AUTH) {
+  async function admin(
+    method: 'GET' | 'PUT',
+    path: string,
+    body?: unknown,
+    headers: Record<string, string> = ADMIN_AUTH,
+  ) {
     const res = await request(`${gw.adminUrl}${path}`, {
       method,
       headers: { ...headers, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
       body: body === undefined ? null : typeof body === 'string' ? body : JSON.stringify(body),
     });
     const text = await res.body.text();
-    return { status: res.statusCode, headers: res.headers, body: text.startsWith('{') ? JSON.parse(text) : text };
+    return {
+      status: res.statusCode,
+      headers: res.headers,
+      body: text.startsWith('{') ? JSON.parse(text) : text,
+    };
   }
 
   test('401 without a token, with a wrong token, and with a non-bearer scheme', async () => {
-    const attempts: Record<string, string>[] = [{}, { authorization: 'Bearer wrong-token-wrong-token' }, { authorization: `Basic ${ADMIN_TOKEN}` }];
+    const attempts: Record<string, string>[] = [
+      {},
+      { authorization: 'Bearer wrong-token-wrong-token' },
+      { authorization: `Basic ${ADMIN_TOKEN}` },
+    ];
     for (const headers of attempts) {
       const res = await admin('GET', '/admin/services', undefined, headers);
       assert.equal(res.status, 401);
@@ -55,7 +71,16 @@ describe('admin plane', () => {
   });
 
   test('PUT weights: 400 with a clear message on anything but {"green": 0..100}', async () => {
-    for (const bad of [{ green: 101 }, { green: -1 }, { green: 12.5 }, { green: '50' }, { blue: 50 }, { green: 10, extra: 1 }, [], 'not json']) {
+    for (const bad of [
+      { green: 101 },
+      { green: -1 },
+      { green: 12.5 },
+      { green: '50' },
+      { blue: 50 },
+      { green: 10, extra: 1 },
+      [],
+      'not json',
+    ]) {
       const res = await admin('PUT', '/admin/services/ac/weights', bad);
       assert.equal(res.status, 400, JSON.stringify(bad));
       assert.equal(res.body.error.code, 'bad_request');

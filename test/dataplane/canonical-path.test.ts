@@ -53,7 +53,10 @@ describe('client address', () => {
     assert.equal(resolveClientAddress('203.0.113.9', '1.2.3.4', trusted, false), '203.0.113.9');
   });
   test('the first untrusted hop from the right is the client', () => {
-    assert.equal(resolveClientAddress('10.0.0.2', '6.6.6.6, 198.51.100.7, 10.0.0.3', trusted, true), '198.51.100.7');
+    assert.equal(
+      resolveClientAddress('10.0.0.2', '6.6.6.6, 198.51.100.7, 10.0.0.3', trusted, true),
+      '198.51.100.7',
+    );
   });
   test('a malformed hop stops the walk at the last verified address', () => {
     assert.equal(resolveClientAddress('10.0.0.2', 'garbage, 10.0.0.9', trusted, true), '10.0.0.9');

@@ -24,13 +24,20 @@ function problemsOf(doc: unknown, env: NodeJS.ProcessEnv = {}): string[] {
   return [];
 }
 
-const valid = { services: { ac: { blue: { upstreams: ['http://127.0.0.1:1'] }, green: { upstreams: ['http://127.0.0.1:2'] } } } };
+const valid = {
+  services: {
+    ac: { blue: { upstreams: ['http://127.0.0.1:1'] }, green: { upstreams: ['http://127.0.0.1:2'] } },
+  },
+};
 
 describe('configuration', () => {
   test('the embedded default is valid and names the five services', async () => {
     const config = await loadConfig({ env: {} });
     assert.equal(config.embedded, true);
-    assert.deepEqual(config.services.map((s) => s.name), ['ac', 'integrity', 'fv', 'gs', 'pgc']);
+    assert.deepEqual(
+      config.services.map((s) => s.name),
+      ['ac', 'integrity', 'fv', 'gs', 'pgc'],
+    );
     assert.equal(config.services[0]!.prefix, '/api/ac/');
     assert.equal(config.server.port, 8080);
     assert.equal(config.admin.host, '127.0.0.1');
@@ -56,19 +63,33 @@ describe('configuration', () => {
       /^services\.Bad_Name: service names are lower-case words/,
       /unknown field\(s\) unknownTopLevel/,
     ];
-    for (const pattern of expected) assert.ok(problems.some((p) => pattern.test(p)), `missing ${pattern}\n${problems.join('\n')}`);
+    for (const pattern of expected)
+      assert.ok(
+        problems.some((p) => pattern.test(p)),
+        `missing ${pattern}\n${problems.join('\n')}`,
+      );
   });
 
   test('environment knobs override the file and are validated', () => {
     const config = resolveConfig(valid, {
-      env: { GATEWAY_PORT: '9090', ADMIN_PORT: '9999', TRUSTED_PROXIES: '10.0.0.0/8, ::1/128', ADMIN_TOKENS: 'ops:0123456789abcdef0123' },
+      env: {
+        GATEWAY_PORT: '9090',
+        ADMIN_PORT: '9999',
+        TRUSTED_PROXIES: '10.0.0.0/8, ::1/128',
+        ADMIN_TOKENS: 'ops:0123456789abcdef0123',
+      },
     });
     assert.equal(config.server.port, 9090);
     assert.equal(config.admin.port, 9999);
     assert.ok(config.trustedProxies.check('10.1.2.3', 'ipv4'));
     assert.deepEqual(config.adminTokens, [{ name: 'ops', token: '0123456789abcdef0123' }]);
 
-    const problems = problemsOf(valid, { GATEWAY_PORT: 'x', TRUSTED_PROXIES: '10.0.0.0/99', ADMIN_TOKENS: 'short:abc', REDIS_URL: 'http://x' });
+    const problems = problemsOf(valid, {
+      GATEWAY_PORT: 'x',
+      TRUSTED_PROXIES: '10.0.0.0/99',
+      ADMIN_TOKENS: 'short:abc',
+      REDIS_URL: 'http://x',
+    });
     assert.ok(problems.some((p) => p.startsWith('GATEWAY_PORT: must be a port number')));
     assert.ok(problems.some((p) => p.startsWith("server.trustedProxies[0]: '10.0.0.0/99' is not a CIDR")));
     assert.ok(problems.some((p) => p.startsWith('ADMIN_TOKENS[0]: must be name:token')));
@@ -77,24 +98,48 @@ describe('configuration', () => {
 
   test('the admin plane refuses a non-loopback address without tokens', () => {
     const problems = problemsOf({ ...valid, admin: { host: '0.0.0.0' } });
-    assert.ok(problems.some((p) => p.startsWith('admin.host: ') && p.includes('ADMIN_TOKENS')), problems.join('\n'));
-    assert.deepEqual(problemsOf({ ...valid, admin: { host: '0.0.0.0' } }, { ADMIN_TOKENS: 'ops:0123456789abcdef0123' }), []);
+    assert.ok(
+      problems.some((p) => p.startsWith('admin.host: ') && p.includes('ADMIN_TOKENS')),
+      problems.join('\n'),
+    );
+    assert.deepEqual(
+      problemsOf({ ...valid, admin: { host: '0.0.0.0' } }, { ADMIN_TOKENS: 'ops:0123456789abcdef0123' }),
+      [],
+    );
   });
 
   test('two services on one prefix are refused', () => {
-    const problems = problemsOf({ services: { ac: { ...valid.services.ac, prefix: '/x/' }, gs: { ...valid.services.ac, prefix: '/x/' } } });
+    const problems = problemsOf({
+      services: { ac: { ...valid.services.ac, prefix: '/x/' }, gs: { ...valid.services.ac, prefix: '/x/' } },
+    });
     assert.ok(problems.some((p) => p.includes('already used by service ac')));
   });
 
   test('auth and rateLimit sections are validated with their paths; JWT env problems name the variable', () => {
     const problems = problemsOf(
-      { ...valid, auth: { keys: [{ algorithms: [] }] }, rateLimit: { limits: [{ name: 'a', limit: 0, window: 'often' }] } },
+      {
+        ...valid,
+        auth: { keys: [{ algorithms: [] }] },
+        rateLimit: { limits: [{ name: 'a', limit: 0, window: 'often' }] },
+      },
       { JWT_SECRET: 'too-short' },
     );
-    assert.ok(problems.some((p) => p.startsWith('auth.keys[0]')), problems.join('\n'));
-    assert.ok(problems.some((p) => p.startsWith('rateLimit.limits[0].limit')), problems.join('\n'));
-    assert.ok(problems.some((p) => p.startsWith('rateLimit.limits[0].window')), problems.join('\n'));
-    assert.ok(problems.some((p) => p.startsWith('JWT_SECRET: ')), problems.join('\n'));
+    assert.ok(
+      problems.some((p) => p.startsWith('auth.keys[0]')),
+      problems.join('\n'),
+    );
+    assert.ok(
+      problems.some((p) => p.startsWith('rateLimit.limits[0].limit')),
+      problems.join('\n'),
+    );
+    assert.ok(
+      problems.some((p) => p.startsWith('rateLimit.limits[0].window')),
+      problems.join('\n'),
+    );
+    assert.ok(
+      problems.some((p) => p.startsWith('JWT_SECRET: ')),
+      problems.join('\n'),
+    );
   });
 
   test('start with an invalid file exits 2 and prints every problem', () => {
@@ -115,17 +160,26 @@ describe('configuration', () => {
   test('YAML syntax errors and missing files exit 2 with the reason', () => {
     const broken = file('broken.yaml', 'services: [unclosed\n');
     for (const path of [broken, join(dir, 'missing.yaml')]) {
-      const run = spawnSync(process.execPath, ['--import', 'tsx', 'cli/main.ts', 'start', '--config', path], { encoding: 'utf8', timeout: 30_000 });
+      const run = spawnSync(process.execPath, ['--import', 'tsx', 'cli/main.ts', 'start', '--config', path], {
+        encoding: 'utf8',
+        timeout: 30_000,
+      });
       assert.equal(run.status, 2, run.stderr);
       assert.match(run.stderr, /not valid YAML|cannot read the file/);
     }
   });
 
   test('--help on every command, exit 64 on an unknown one', () => {
-    const help = spawnSync(process.execPath, ['--import', 'tsx', 'cli/main.ts', 'start', '--help'], { encoding: 'utf8', timeout: 30_000 });
+    const help = spawnSync(process.execPath, ['--import', 'tsx', 'cli/main.ts', 'start', '--help'], {
+      encoding: 'utf8',
+      timeout: 30_000,
+    });
     assert.equal(help.status, 0);
     assert.match(help.stdout, /Usage: acgs-gateway start/);
-    const unknown = spawnSync(process.execPath, ['--import', 'tsx', 'cli/main.ts', 'frobnicate'], { encoding: 'utf8', timeout: 30_000 });
+    const unknown = spawnSync(process.execPath, ['--import', 'tsx', 'cli/main.ts', 'frobnicate'], {
+      encoding: 'utf8',
+      timeout: 30_000,
+    });
     assert.equal(unknown.status, 64);
   });
 });

@@ -102,7 +102,8 @@ describe('upstream failures', () => {
 
   test('every upstream of a colour out: failover to the other colour when allowed', async () => {
     const colors: string[] = [];
-    for (let i = 0; i < 6; i++) colors.push(String((await call(gw, '/api/failover/x')).headers['x-acgs-color']));
+    for (let i = 0; i < 6; i++)
+      colors.push(String((await call(gw, '/api/failover/x')).headers['x-acgs-color']));
     assert.equal(colors.at(-1), 'green', `colours seen: ${colors.join(',')}`);
     const res = await call(gw, '/api/failover/y');
     assert.equal(res.status, 200);
@@ -138,7 +139,10 @@ describe('circuit breaker', () => {
       assert.equal(fastFail.status, 503, 'no connection attempt while open');
 
       const metrics = await (await request(`${gw.adminUrl}/metrics`, { headers: ADMIN_AUTH })).body.text();
-      assert.match(metrics, /acgs_circuit_breaker_state\{service="ac",color="blue",upstream="http:\/\/127\.0\.0\.1:\d+"\} 2/);
+      assert.match(
+        metrics,
+        /acgs_circuit_breaker_state\{service="ac",color="blue",upstream="http:\/\/127\.0\.0\.1:\d+"\} 2/,
+      );
 
       const revived = await startUpstream('blue-back', undefined, port);
       try {

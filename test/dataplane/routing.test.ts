@@ -1,5 +1,5 @@
-import { request as httpRequest } from 'node:http';
 import assert from 'node:assert/strict';
+import { request as httpRequest } from 'node:http';
 import { after, before, describe, test } from 'node:test';
 import { request } from 'undici';
 import type { Gateway } from '../../gateway/gateway.js';
@@ -120,7 +120,11 @@ describe('routing and forwarding', () => {
   test('behind a trusted proxy the client address comes from X-Forwarded-For', async () => {
     const res = await get(
       '/api/ac/x',
-      { 'x-forwarded-for': '198.51.100.7', 'x-forwarded-proto': 'https', 'x-forwarded-host': 'api.example.com' },
+      {
+        'x-forwarded-for': '198.51.100.7',
+        'x-forwarded-proto': 'https',
+        'x-forwarded-host': 'api.example.com',
+      },
       trustedGw.dataUrl,
     );
     const h = res.body.headers;
@@ -135,7 +139,11 @@ describe('routing and forwarding', () => {
   });
 
   test('request bodies and methods pass through', async () => {
-    const res = await request(`${gw.dataUrl}/api/ac/things`, { method: 'POST', body: 'x'.repeat(5000), headers: { 'content-type': 'text/plain' } });
+    const res = await request(`${gw.dataUrl}/api/ac/things`, {
+      method: 'POST',
+      body: 'x'.repeat(5000),
+      headers: { 'content-type': 'text/plain' },
+    });
     const body = (await res.body.json()) as { method: string; bodyBytes: number };
     assert.equal(body.method, 'POST');
     assert.equal(body.bodyBytes, 5000);

@@ -25,7 +25,8 @@ describe('sticky split (pure)', () => {
     const steps = [0, 10, 25, 50, 75, 100];
     for (let i = 1; i < steps.length; i++) {
       for (const u of users) {
-        if (isGreenBucket(bucketOf(u), steps[i - 1]!)) assert.ok(isGreenBucket(bucketOf(u), steps[i]!), `${u} moved back to blue`);
+        if (isGreenBucket(bucketOf(u), steps[i - 1]!))
+          assert.ok(isGreenBucket(bucketOf(u), steps[i]!), `${u} moved back to blue`);
       }
     }
   });
@@ -57,12 +58,18 @@ describe('sticky split through the gateway', () => {
   async function colorFor(cookie: string | null): Promise<{ color: string; setCookie: string | undefined }> {
     const res = await request(`${gw.dataUrl}/api/ac/x`, { headers: cookie ? { cookie } : {} });
     await res.body.dump();
-    return { color: String(res.headers['x-acgs-color']), setCookie: res.headers['set-cookie'] as string | undefined };
+    return {
+      color: String(res.headers['x-acgs-color']),
+      setCookie: res.headers['set-cookie'] as string | undefined,
+    };
   }
 
   test('a first visit gets a sticky cookie and keeps its colour on every later request', async () => {
     const first = await colorFor(null);
-    assert.match(String(first.setCookie), /^acgs_uid=[A-Za-z0-9_-]{22}; Path=\/; Max-Age=\d+; HttpOnly; SameSite=Lax$/);
+    assert.match(
+      String(first.setCookie),
+      /^acgs_uid=[A-Za-z0-9_-]{22}; Path=\/; Max-Age=\d+; HttpOnly; SameSite=Lax$/,
+    );
     const cookie = String(first.setCookie).split(';')[0]!;
     for (let i = 0; i < 10; i++) {
       const next = await colorFor(cookie);
@@ -77,7 +84,9 @@ describe('sticky split through the gateway', () => {
     for (let i = 0; i < cookies.length; i += 50) {
       const batch = cookies.slice(i, i + 50);
       const colors = await Promise.all(batch.map((c) => colorFor(c)));
-      batch.forEach((c, j) => at25.set(c, colors[j]!.color));
+      batch.forEach((c, j) => {
+        at25.set(c, colors[j]!.color);
+      });
     }
     const greens = [...at25.values()].filter((c) => c === 'green').length;
     const expected = cookies.filter((c) => isGreenBucket(bucketOf(c.slice(9)), 25)).length;
