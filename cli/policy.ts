@@ -1,5 +1,6 @@
 // `acgs-gateway policy build|test|sign`: thin wrappers around the pinned `opa` binary, so developers,
 // CI and `npm start` build the bundle exactly the same way.
+
 import { execFile, spawn } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
 import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
@@ -11,8 +12,10 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { createGzip } from 'node:zlib';
 import tar from 'tar-stream';
+import { PACKAGE_ROOT } from '../gateway/util/package-root.js';
 
-const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+// From source (cli/) and from dist/cli/ alike, the package root is the folder holding package.json.
+const repoRoot = PACKAGE_ROOT;
 
 export const POLICY_ENTRYPOINTS = ['acgs/gateway/decision', 'acgs/gateway/admin_decision'] as const;
 export const DEFAULT_POLICY_DIR = join(repoRoot, 'policies');
@@ -38,7 +41,9 @@ const defaultIo: PolicyCliIo = {
 
 /** The opa binary: --opa, else OPA_BIN, else the pinned .tools/bin/opa. */
 export function resolveOpaBinary(flag: string | undefined, env: PolicyCliIo['env']): string {
-  return flag ?? env.OPA_BIN ?? join(repoRoot, '.tools', 'bin', 'opa');
+  // opa runs with the policy folder as its working directory, so a relative path is made absolute here.
+  const chosen = flag ?? env.OPA_BIN;
+  return chosen ? resolve(chosen) : join(repoRoot, '.tools', 'bin', 'opa');
 }
 
 export interface BuildOptions {
