@@ -5,7 +5,7 @@ import type { FastifyInstance } from 'fastify';
 import { Redis } from 'ioredis';
 import pino, { type Logger } from 'pino';
 import type { RolloutManager } from '../rollout/manager.js';
-import { AdminTokenAuthenticator } from './admin/admin-auth.js';
+import { type AdminJwtOptions, AdminTokenAuthenticator } from './admin/admin-auth.js';
 import { createAdminServer } from './admin/admin-server.js';
 import { AuditLog } from './admin/audit-log.js';
 import { registerRolloutRoutes } from './admin/rollout-routes.js';
@@ -110,6 +110,7 @@ export async function startGateway(config: ResolvedConfig, options: GatewayOptio
         keys: [...(auth?.keys ?? []), demoSigner.key],
       } as AuthConfigInput);
     }
+    let adminJwt: AdminJwtOptions | null = null;
     if (auth) {
       const serviceModes = Object.fromEntries(
         config.services.filter((s) => s.auth !== undefined).map((s) => [s.name, s.auth!]),
@@ -123,6 +124,7 @@ export async function startGateway(config: ResolvedConfig, options: GatewayOptio
       closers.push(authStage);
       for (const name of authStage.identityHeaderNames) identityHeaders.add(name.toLowerCase());
       stages.push(authStage);
+      adminJwt = { verify: authStage.verify, rolesClaim: auth.rolesClaim, roles: config.admin.jwtRoles };
     }
     if (rateLimits) stages.push(rateLimits.afterAuth);
     const policy = config.policy ? await wirePolicy(config.policy, metrics.registry, logger) : null;
@@ -172,7 +174,7 @@ export async function startGateway(config: ResolvedConfig, options: GatewayOptio
       ? [{ name: 'local', token: generatedAdminToken }]
       : config.adminTokens;
     const admin = createAdminServer({
-      authenticator: new AdminTokenAuthenticator(adminTokens),
+      authenticator: new AdminTokenAuthenticator(adminTokens, adminJwt),
       registry: metrics.registry,
       audit,
       logger,

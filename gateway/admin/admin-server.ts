@@ -50,7 +50,7 @@ export function createAdminServer(options: AdminServerOptions): FastifyInstance 
 
   app.addHook('onRequest', async (request, reply) => {
     reply.header('x-request-id', request.id);
-    const principal = options.authenticator.authenticate(request.headers.authorization);
+    const principal = await options.authenticator.authenticate(request.headers.authorization);
     if (principal === null) {
       return replyError(request, reply, Errors.UNAUTHORIZED, 'a valid admin bearer token is required', {
         'www-authenticate': 'Bearer realm="acgs-admin"',

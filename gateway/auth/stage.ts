@@ -38,6 +38,8 @@ export interface AuthStage extends Stage, Closeable {
   readonly identityHeaderNames: readonly string[];
   /** Settles once the JWKS (if any) has been fetched for the first time, successfully or not. */
   ready(): Promise<void>;
+  /** Verifies a token with the same keys and checks, bypassing the cache (the admin plane's admin JWTs). */
+  verify(token: string): Promise<Claims>;
 }
 
 // RFC 6750 §3.1: a request without credentials gets the challenge without an error code.
@@ -130,6 +132,7 @@ export function createAuthStage(opts: AuthStageOptions): AuthStage {
   return {
     name: 'auth',
     identityHeaderNames: identityHeaders.names,
+    verify: (token: string) => verifier.verify(token) as Promise<Claims>,
     run(ctx) {
       const mode = resolveMode(ctx.service, ctx.rest);
       if (mode === 'off') return;

@@ -109,6 +109,8 @@ export const configSchema = z.strictObject({
       host: z.string().default('127.0.0.1'),
       port: z.number().int().min(0).max(65535).default(9901),
       auditLog: z.string().default('var/audit.jsonl'),
+      /** A JWT verified by the auth keys is an admin credential when its roles include one of these. */
+      jwtRoles: z.array(z.string().min(1)).default(['admin', 'operator', 'release']),
     })
     .prefault({}),
   proxy: z

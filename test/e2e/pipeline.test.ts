@@ -227,6 +227,38 @@ describe('the full request pipeline', () => {
     );
   });
 
+  test('admin JWTs: an operator may set weights but not push bundles; other roles are not admins', async () => {
+    const admin = async (
+      method: 'GET' | 'PUT',
+      path: string,
+      token: string,
+      body?: string,
+      type = 'application/json',
+    ) => {
+      const res = await request(`${gw.adminUrl}${path}`, {
+        method,
+        headers: { authorization: `Bearer ${token}`, 'content-type': type },
+        body: body ?? null,
+      });
+      const json = (await res.body.json()) as { error?: { code: string } };
+      return { status: res.statusCode, json };
+    };
+    const operator = await sign({ sub: 'olga', roles: ['operator'] });
+    assert.equal((await admin('GET', '/admin/services', operator)).status, 200);
+    assert.equal((await admin('PUT', '/admin/services/pgc/weights', operator, '{"green":5}')).status, 200);
+    const push = await admin('PUT', '/admin/policy', operator, 'x', 'application/gzip');
+    assert.equal(push.status, 403);
+    assert.equal(push.json.error?.code, 'forbidden');
+    const audit = await request(`${gw.adminUrl}/admin/audit?target=pgc`, { headers: ADMIN_AUTH });
+    const entries = ((await audit.body.json()) as { entries: { actor: string }[] }).entries;
+    assert.equal(entries[0]!.actor, 'jwt:olga');
+
+    const user = await sign({ sub: 'ursula', roles: ['gs.writer'] });
+    assert.equal((await admin('GET', '/admin/services', user)).status, 401);
+    const expired = await sign({ sub: 'olga', roles: ['operator'] }, { expSec: -120 });
+    assert.equal((await admin('GET', '/admin/services', expired)).status, 401);
+  });
+
   test('a bad bundle upload is refused with the reason and the active policy stays', async () => {
     const before = await request(`${gw.adminUrl}/admin/policy`, { headers: ADMIN_AUTH });
     const active = ((await before.body.json()) as { revision: string }).revision;
@@ -275,7 +307,8 @@ describe('the full request pipeline', () => {
     };
     const load = Promise.all(Array.from({ length: 16 }, (_, n) => worker(n)));
     const until = async (count: number) => {
-      for (let waited = 0; ok < count && waited < 30_000; waited += 20) await new Promise((r) => setTimeout(r, 20));
+      for (let waited = 0; ok < count && waited < 30_000; waited += 20)
+        await new Promise((r) => setTimeout(r, 20));
     };
     await until(100);
     const res = await request(`${gw.adminUrl}/admin/policy`, {
