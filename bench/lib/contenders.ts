@@ -1,0 +1,244 @@
+// The seven contenders. Each start() launches its own processes (started and stopped per round) and
+// returns the base URL to load plus the pids whose memory counts as the contender's.
+import { existsSync } from 'node:fs';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { stringify } from 'yaml';
+import { REPO_ROOT } from './compile.js';
+import { nginxConf } from './nginx.js';
+import { type BenchBundle, OPA_BIN, opaServerArgs } from './policy.js';
+import { type Child, firstJsonLine, freePort, spawnChild, stopChild, waitForHttp } from './proc.js';
+import type { BenchToken } from './tokens.js';
+
+export const NGINX_BIN = '/usr/sbin/nginx';
+export const ADMIN_TOKENS = 'bench:bench-token-0123456789abcdef';
+/** The service every contender exposes at /api/ac/ (a service the policy's data.json knows). */
+export const SERVICE = 'ac';
+
+export interface BenchContext {
+  readonly tmp: string;
+  readonly scripts: Record<string, string>;
+  /** Two listeners of the one upstream process: blue and green for the gateway, the first for everyone else. */
+  readonly upstreamPorts: readonly [number, number];
+  readonly tokens: readonly BenchToken[];
+  readonly bundle: BenchBundle | null;
+  readonly redisUrl: string;
+  readonly nginxWorkers: number | 'auto';
+}
+
+export interface Running {
+  readonly url: string;
+  readonly pids: readonly number[];
+  stop(): Promise<void>;
+}
+
+export interface Contender {
+  readonly id: string;
+  readonly label: string;
+  readonly description: string;
+  start(ctx: BenchContext): Promise<Running>;
+}
+
+function nodeScript(name: string, ctx: BenchContext, args: string[]): Child {
+  const file = ctx.scripts[name];
+  if (file === undefined) throw new Error(`script ${name} was not compiled`);
+  return spawnChild(name, process.execPath, [file, ...args]);
+}
+
+function running(url: string, children: Child[]): Running {
+  return {
+    url,
+    pids: children.map((c) => c.pid),
+    async stop() {
+      // Front first, so nothing is left talking to a stopped back end.
+      for (const child of children) await stopChild(child);
+    },
+  };
+}
+
+async function startNodeProxy(name: string, ctx: BenchContext): Promise<Running> {
+  const child = nodeScript(name, ctx, [`http://127.0.0.1:${ctx.upstreamPorts[0]}`]);
+  try {
+    const { port } = await firstJsonLine<{ port: number }>(child);
+    const url = `http://127.0.0.1:${port}`;
+    await waitForHttp(`${url}/api/${SERVICE}/ready`, child);
+    return running(url, [child]);
+  } catch (err) {
+    await stopChild(child);
+    throw err;
+  }
+}
+
+async function startNginx(
+  ctx: BenchContext,
+  dirName: string,
+  authzPort?: number,
+): Promise<{ child: Child; url: string }> {
+  const prefix = join(ctx.tmp, dirName);
+  await mkdir(prefix, { recursive: true });
+  const port = await freePort();
+  await writeFile(
+    join(prefix, 'nginx.conf'),
+    nginxConf({ prefix, port, upstreamPort: ctx.upstreamPorts[0], workers: ctx.nginxWorkers, authzPort }),
+  );
+  const child = spawnChild('nginx', NGINX_BIN, [
+    '-p',
+    prefix,
+    '-c',
+    'nginx.conf',
+    '-e',
+    join(prefix, 'error.log'),
+    '-g',
+    'daemon off;',
+  ]);
+  const url = `http://127.0.0.1:${port}`;
+  try {
+    await waitForHttp(`${url}/api/${SERVICE}/ready`, child);
+  } catch (err) {
+    await stopChild(child);
+    throw err;
+  }
+  return { child, url };
+}
+
+export type GatewayMode = 'minimal' | 'full';
+
+/** The gateway's YAML for a mode; `full` adds JWT, rate limit (Redis via REDIS_URL) and the policy bundle. */
+export function gatewayConfig(
+  ctx: BenchContext,
+  mode: GatewayMode,
+  port: number,
+  adminPort: number,
+): Record<string, unknown> {
+  const [blue, green] = ctx.upstreamPorts;
+  const config: Record<string, unknown> = {
+    server: { host: '127.0.0.1', port },
+    admin: { host: '127.0.0.1', port: adminPort, auditLog: join(ctx.tmp, `audit-${mode}.jsonl`) },
+    logging: { level: 'warn' },
+    services: {
+      [SERVICE]: {
+        blue: { upstreams: [`http://127.0.0.1:${blue}`] },
+        green: { upstreams: [`http://127.0.0.1:${green}`] },
+        weights: { green: 50 },
+      },
+    },
+  };
+  if (mode === 'full') {
+    config.auth = {
+      keys: ctx.tokens.map((t) => ({ kid: t.kid, algorithms: [t.alg], publicKey: t.publicKeyPem })),
+      defaultMode: 'required',
+    };
+    // A limit no run can reach: the stage's cost is measured, not its rejections.
+    config.rateLimit = { limits: [{ name: 'per-subject', limit: 10_000_000, window: '1m', by: 'subject' }] };
+    if (ctx.bundle !== null) config.policy = { bundle: ctx.bundle.file };
+  }
+  return config;
+}
+
+export async function startGatewayProcess(ctx: BenchContext, mode: GatewayMode): Promise<Running> {
+  const port = await freePort();
+  const adminPort = await freePort();
+  const file = join(ctx.tmp, `gateway-${mode}.yaml`);
+  await writeFile(file, stringify(gatewayConfig(ctx, mode, port, adminPort)));
+  const env: NodeJS.ProcessEnv = {
+    PATH: process.env.PATH,
+    HOME: process.env.HOME,
+    NODE_ENV: 'production',
+    ADMIN_TOKENS,
+    GATEWAY_PORT: String(port),
+    ADMIN_PORT: String(adminPort),
+    LOG_LEVEL: 'warn',
+  };
+  // For profiling a run by hand (e.g. BENCH_GATEWAY_NODE_ARGS='--cpu-prof --cpu-prof-dir=/tmp/prof').
+  const nodeArgs = process.env.BENCH_GATEWAY_NODE_ARGS?.split(' ').filter((a) => a !== '') ?? [];
+  if (mode === 'full') env.REDIS_URL = ctx.redisUrl;
+  const child = spawnChild(
+    `gateway-${mode}`,
+    process.execPath,
+    [...nodeArgs, join(REPO_ROOT, 'bin', 'acgs-gateway.js'), 'start', '--config', file],
+    {
+      cwd: REPO_ROOT,
+      env,
+    },
+  );
+  const url = `http://127.0.0.1:${port}`;
+  try {
+    await waitForHttp(`${url}/readyz`, child, 30_000);
+  } catch (err) {
+    await stopChild(child);
+    throw err;
+  }
+  return running(url, [child]);
+}
+
+export const CONTENDERS: readonly Contender[] = [
+  {
+    id: 'direct',
+    label: 'direct (ceiling)',
+    description: 'the load generator straight to the upstream',
+    async start(ctx) {
+      // The upstream lives for the whole run; nothing to start, and its memory is not a proxy's.
+      return { url: `http://127.0.0.1:${ctx.upstreamPorts[0]}`, pids: [], stop: async () => {} };
+    },
+  },
+  {
+    id: 'nginx',
+    label: 'nginx',
+    description: 'Debian nginx as a plain reverse proxy, upstream keep-alive, proxy_http_version 1.1',
+    async start(ctx) {
+      const { child, url } = await startNginx(ctx, 'nginx');
+      return running(url, [child]);
+    },
+  },
+  {
+    id: 'fastify-proxy',
+    label: '@fastify/http-proxy',
+    description: 'bare fastify 5 + @fastify/http-proxy 11 (undici), defaults, logger off',
+    start: (ctx) => startNodeProxy('fastify-proxy', ctx),
+  },
+  {
+    id: 'fast-gateway',
+    label: 'fast-gateway 3.4.7',
+    description: 'fast-gateway 3.4.7 (restana + fast-proxy-lite, keep-alive agent), one route',
+    start: (ctx) => startNodeProxy('fast-gateway', ctx),
+  },
+  {
+    id: 'gateway-minimal',
+    label: 'acgs-gateway minimal',
+    description:
+      'this gateway, every optional stage off (identity, 50/50 sticky split, undici proxy, metrics)',
+    start: (ctx) => startGatewayProcess(ctx, 'minimal'),
+  },
+  {
+    id: 'gateway-full',
+    label: 'acgs-gateway full',
+    description:
+      'this gateway, JWT (RS256+ES256, cache on) + rate limit on Redis + OPA wasm + 50/50 sticky split + metrics',
+    start: (ctx) => startGatewayProcess(ctx, 'full'),
+  },
+  {
+    id: 'nginx-opa',
+    label: 'nginx + auth_request → OPA',
+    description:
+      'nginx auth_request → authz adapter → `opa run --server` (REST, same Rego and data) before proxying',
+    async start(ctx) {
+      if (ctx.bundle === null) throw new Error('no policy bundle');
+      if (!existsSync(OPA_BIN)) throw new Error(`${OPA_BIN} is missing`);
+      const opaPort = await freePort();
+      const opa = spawnChild('opa', OPA_BIN, opaServerArgs(opaPort, ctx.bundle.regoBundle));
+      const started: Child[] = [opa];
+      try {
+        await waitForHttp(`http://127.0.0.1:${opaPort}/health?bundles`, opa);
+        const adapter = nodeScript('authz-adapter', ctx, [`http://127.0.0.1:${opaPort}`]);
+        started.unshift(adapter);
+        const { port: authzPort } = await firstJsonLine<{ port: number }>(adapter);
+        const { child, url } = await startNginx(ctx, 'nginx-opa', authzPort);
+        started.unshift(child);
+        return running(url, started);
+      } catch (err) {
+        for (const c of started) await stopChild(c);
+        throw err;
+      }
+    },
+  },
+];

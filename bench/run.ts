@@ -1,0 +1,492 @@
+// `npm run bench`: every contender on loopback against the same upstream, driven by autocannon with the
+// same requests and headers, alternated over rounds; one table with ratios to bare @fastify/http-proxy.
+// Then the micro-benchmarks (micro.ts) unless --no-micro. Flags: --duration S, --warmup S, --rounds N,
+// --connections 50,200, --only id,id, --nginx-workers N|auto, --no-build, --no-micro, --no-readme.
+import { execFile } from 'node:child_process';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { cpus, loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs, promisify } from 'node:util';
+import { Redis } from 'ioredis';
+import { BENCH_DIR, compileScripts, REPO_ROOT } from './lib/compile.js';
+import { type BenchContext, CONTENDERS, type Contender, type Running, SERVICE } from './lib/contenders.js';
+import { type LoadResult, loadCommand, median, PATH, runLoad } from './lib/load.js';
+import { prepareBundle } from './lib/policy.js';
+import { type Child, firstJsonLine, sleep, spawnChild, stopChild } from './lib/proc.js';
+import { fmt, fmtInt, markdownTable, replaceBetweenMarkers } from './lib/report.js';
+import { makeTokens } from './lib/tokens.js';
+import { type MicroResult, microMarkdown, runMicro } from './micro.js';
+
+const exec = promisify(execFile);
+const REFERENCE = 'fastify-proxy';
+
+const HELP = `Usage: npm run bench -- [options]
+  --duration S        measured seconds per contender and connection count (default 5)
+  --warmup S          warm-up seconds before each measurement, same connections (default 2)
+  --rounds N          rounds; the contender order rotates every round (default 3)
+  --connections LIST  comma-separated connection counts (default 50,200)
+  --only LIST         contender ids: ${CONTENDERS.map((c) => c.id).join(', ')}
+  --nginx-workers N   worker_processes for the nginx contenders: a number or auto (default 1)
+  --no-build          do not run \`npm run build\` first (dist/ must be current)
+  --no-micro          skip the micro-benchmarks
+  --no-readme         do not rewrite the tables in bench/README.md`;
+
+interface Measurement extends LoadResult {
+  readonly round: number;
+}
+
+interface ContenderSummary {
+  readonly id: string;
+  readonly label: string;
+  readonly connections: number;
+  readonly status: 'measured' | 'skipped';
+  readonly reason?: string;
+  readonly rps: number;
+  readonly ratioToReference: number;
+  readonly p50Ms: number;
+  readonly p99Ms: number;
+  readonly errors: number;
+  readonly non2xx: number;
+  readonly statusCodes: Record<string, number>;
+  readonly peakRssMiB: number;
+}
+
+function parseFlags() {
+  const { values } = parseArgs({
+    options: {
+      duration: { type: 'string', default: '5' },
+      warmup: { type: 'string', default: '2' },
+      rounds: { type: 'string', default: '3' },
+      connections: { type: 'string', default: '50,200' },
+      only: { type: 'string' },
+      'nginx-workers': { type: 'string', default: '1' },
+      'no-build': { type: 'boolean', default: false },
+      'no-micro': { type: 'boolean', default: false },
+      'no-readme': { type: 'boolean', default: false },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  });
+  const positive = (name: string, raw: string) => {
+    const n = Number(raw);
+    if (!Number.isFinite(n) || n <= 0) throw new Error(`--${name} must be a positive number`);
+    return n;
+  };
+  const only = values.only
+    ?.split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '');
+  for (const id of only ?? []) {
+    if (!CONTENDERS.some((c) => c.id === id)) throw new Error(`--only: unknown contender ${id}`);
+  }
+  return {
+    help: values.help,
+    durationSec: positive('duration', values.duration),
+    warmupSec: Number(values.warmup),
+    rounds: Math.round(positive('rounds', values.rounds)),
+    connections: values.connections.split(',').map((c) => Math.round(positive('connections', c))),
+    only,
+    nginxWorkers:
+      values['nginx-workers'] === 'auto'
+        ? ('auto' as const)
+        : Math.round(positive('nginx-workers', values['nginx-workers'])),
+    build: !values['no-build'],
+    micro: !values['no-micro'],
+    readme: !values['no-readme'],
+  };
+}
+
+const log = (line: string) => process.stdout.write(`${line}\n`);
+
+/** Checks that the full-pipeline gateway really runs every stage; returns why not, or null. */
+async function fullPipelineProblems(running: Running, ctx: BenchContext): Promise<string | null> {
+  const url = `${running.url}${PATH}`;
+  const problems: string[] = [];
+  const anonymous = await fetch(url);
+  await anonymous.arrayBuffer();
+  if (anonymous.status !== 401)
+    problems.push(`JWT stage not active (no token → ${anonymous.status}, expected 401)`);
+  const token = ctx.tokens[0]!;
+  const authed = await fetch(url, { headers: { authorization: `Bearer ${token.token}` } });
+  await authed.arrayBuffer();
+  if (authed.status !== 200) problems.push(`a valid token → ${authed.status}`);
+  if (!authed.headers.has('ratelimit-limit'))
+    problems.push('rate-limit stage not active (no RateLimit-Limit header)');
+  const redis = new Redis(ctx.redisUrl, { lazyConnect: true, maxRetriesPerRequest: 1 });
+  try {
+    await redis.connect();
+    const [, keys] = await redis.scan('0', 'MATCH', `*${token.subject}*`, 'COUNT', 10_000);
+    if (keys.length === 0) problems.push('no rate-limit key in Redis (memory store in use?)');
+  } catch (err) {
+    problems.push(`Redis check failed: ${(err as Error).message}`);
+  } finally {
+    redis.disconnect();
+  }
+  // The policy grants POST on ac only to ac.writer; the bench tokens carry the role 'reader'.
+  const post = await fetch(url, { method: 'POST', headers: { authorization: `Bearer ${token.token}` } });
+  await post.arrayBuffer();
+  if (post.status !== 403)
+    problems.push(`policy stage not active (POST without a writer role → ${post.status}, expected 403)`);
+  return problems.length === 0 ? null : problems.join('; ');
+}
+
+async function main(): Promise<void> {
+  const flags = parseFlags();
+  if (flags.help) {
+    log(HELP);
+    return;
+  }
+  const selected = CONTENDERS.filter((c) => flags.only === undefined || flags.only.includes(c.id));
+  const startedAt = new Date();
+  const cpu = cpus();
+  const machine = {
+    node: process.version,
+    cores: cpu.length,
+    cpu: cpu[0]?.model ?? 'unknown',
+    platform: `${process.platform} ${process.arch}`,
+    loadavgAtStart: loadavg().map((l) => Number(l.toFixed(2))),
+  };
+  const command = `npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}`;
+  const load = loadCommand(flags.connections, flags.durationSec);
+  log(
+    `Node ${machine.node}, ${machine.cores} cores (${machine.cpu}), load average ${machine.loadavgAtStart.join(' ')}`,
+  );
+  log(`command: ${command}`);
+  log(`load: ${load}`);
+
+  const perRun = flags.connections.length * (flags.durationSec + flags.warmupSec) + 4;
+  const budgetMs = (selected.length * flags.rounds * perRun + 600) * 1000;
+  const watchdog = setTimeout(() => {
+    process.stderr.write(`bench: exceeded its time budget of ${Math.round(budgetMs / 1000)} s, stopping\n`);
+    void cleanup().finally(() => process.exit(3));
+  }, budgetMs);
+  watchdog.unref();
+
+  const children: Child[] = [];
+  let current: Running | null = null;
+  const tmp = await mkdtemp(join(tmpdir(), 'acgs-bench-'));
+  async function cleanup() {
+    if (current !== null) await current.stop().catch(() => {});
+    for (const c of children) await stopChild(c).catch(() => {});
+    await rm(tmp, { recursive: true, force: true });
+  }
+  process.once('SIGINT', () => void cleanup().finally(() => process.exit(130)));
+
+  try {
+    const needsGateway = selected.some((c) => c.id.startsWith('gateway-'));
+    if (needsGateway && flags.build) {
+      log('building the gateway (npm run build)');
+      await exec('npm', ['run', 'build'], { cwd: REPO_ROOT, timeout: 300_000 });
+    }
+    const scripts = await compileScripts();
+    const tokens = await makeTokens();
+    const needsBundle = flags.micro || selected.some((c) => c.id === 'gateway-full' || c.id === 'nginx-opa');
+    const bundle = needsBundle ? await prepareBundle(tmp) : null;
+    if (needsBundle) log(`policy bundle: ${bundle === null ? 'none' : bundle.origin}`);
+
+    const upstream = spawnChild('upstream', process.execPath, [scripts.upstream!, '0', '0']);
+    children.push(upstream);
+    const { ports } = await firstJsonLine<{ ports: [number, number] }>(upstream);
+    const ctx: BenchContext = {
+      tmp,
+      scripts,
+      upstreamPorts: ports,
+      tokens,
+      bundle,
+      redisUrl: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379',
+      nginxWorkers: flags.nginxWorkers,
+    };
+    const authorizations = tokens.map((t) => `Bearer ${t.token}`);
+
+    // Contenders that cannot run honestly are reported, not measured.
+    const skipped = new Map<string, string>();
+    for (const c of selected) {
+      if (c.id === 'gateway-full') {
+        if (bundle === null) {
+          skipped.set(c.id, 'pending: no policy bundle');
+          continue;
+        }
+        try {
+          current = await c.start(ctx);
+          const problem = await fullPipelineProblems(current, ctx);
+          if (problem !== null) skipped.set(c.id, `pending wiring: ${problem}`);
+        } catch (err) {
+          skipped.set(
+            c.id,
+            `pending wiring: the gateway does not start with the full config (${(err as Error).message.split('\n').slice(0, 3).join(' ')})`,
+          );
+        } finally {
+          await current?.stop();
+          current = null;
+        }
+      }
+      if (c.id === 'nginx-opa' && bundle === null) skipped.set(c.id, 'pending: no policy bundle');
+    }
+    for (const [id, why] of skipped) log(`skipping ${id}: ${why}`);
+
+    const runnable = selected.filter((c) => !skipped.has(c.id));
+    const measurements = new Map<string, Measurement[]>();
+    for (let round = 0; round < flags.rounds; round++) {
+      // Rotate the order so no contender always runs first (or last) on a drifting machine.
+      const order = runnable.map((_, i) => runnable[(i + round) % runnable.length]!);
+      log(`round ${round + 1}/${flags.rounds}: ${order.map((c) => c.id).join(' → ')}`);
+      for (const contender of order) {
+        try {
+          current = await contender.start(ctx);
+        } catch (err) {
+          log(`  ${contender.id}: failed to start: ${(err as Error).message.split('\n')[0]}`);
+          continue;
+        }
+        try {
+          for (const connections of flags.connections) {
+            if (flags.warmupSec > 0) {
+              await runLoad({
+                url: current.url,
+                connections,
+                durationSec: flags.warmupSec,
+                authorizations,
+                pids: [],
+              });
+            }
+            const result = await runLoad({
+              url: current.url,
+              connections,
+              durationSec: flags.durationSec,
+              authorizations,
+              pids: current.pids,
+            });
+            const key = `${contender.id}@${connections}`;
+            const list = measurements.get(key) ?? [];
+            list.push({ ...result, round });
+            measurements.set(key, list);
+            log(
+              `  ${contender.id.padEnd(16)} c=${String(connections).padEnd(4)} ${fmtInt(result.rps).padStart(7)} req/s  p50 ${fmt(result.p50Ms, 2)} ms  p99 ${fmt(result.p99Ms, 2)} ms  errors ${result.errors}  non-2xx ${result.non2xx}  rss ${fmt(result.peakRssKb / 1024, 0)} MiB`,
+            );
+          }
+        } finally {
+          await current.stop();
+          current = null;
+        }
+        await sleep(300);
+      }
+    }
+
+    const summaries = summarise(selected, flags.connections, measurements, skipped);
+    const table = resultsTable(summaries, flags.connections);
+    const targets = targetLines(summaries, flags.connections);
+    log('');
+    log(table);
+    log('');
+    for (const t of targets) log(`- ${t}`);
+
+    let micro: MicroResult | null = null;
+    if (flags.micro) {
+      // The contenders are stopped; only the upstream is left, and it is idle.
+      await stopChild(upstream);
+      log('\nmicro-benchmarks');
+      micro = await runMicro({ bundle, redisUrl: ctx.redisUrl });
+      log('');
+      log(microMarkdown(micro));
+    }
+
+    const loadavgAtEnd = loadavg().map((l) => Number(l.toFixed(2)));
+    const file = join(BENCH_DIR, 'results', `${startedAt.toISOString().replace(/[:.]/g, '-')}.json`);
+    await mkdir(join(BENCH_DIR, 'results'), { recursive: true });
+    await writeFile(
+      file,
+      `${JSON.stringify(
+        {
+          startedAt: startedAt.toISOString(),
+          finishedAt: new Date().toISOString(),
+          machine: { ...machine, loadavgAtEnd },
+          command,
+          loadGenerator: 'autocannon 8 (programmatic API)',
+          load,
+          path: PATH,
+          service: SERVICE,
+          options: flags,
+          policyBundle: bundle?.origin ?? null,
+          contenders: selected.map((c) => ({ id: c.id, label: c.label, description: c.description })),
+          summaries,
+          targets,
+          measurements: Object.fromEntries(measurements),
+          micro,
+        },
+        null,
+        2,
+      )}\n`,
+    );
+    log(`\nresults: ${file}`);
+
+    if (flags.readme) {
+      const header = [
+        `Measured ${startedAt.toISOString()} on Node ${machine.node}, ${machine.cores} cores (${machine.cpu}), ${machine.platform}; load average ${machine.loadavgAtStart.join(' ')} at start, ${loadavgAtEnd.join(' ')} at the end (1/5/15 min; anything well above 1 means other work shared the cores).`,
+        `Command: \`${command}\` (${flags.rounds} rounds, ${flags.warmupSec} s warm-up + ${flags.durationSec} s measured per contender and connection count; nginx worker_processes ${flags.nginxWorkers}).`,
+        `Load: \`${load}\``,
+      ].join('\n');
+      const legend = selected.map((c) => `- **${c.label}** (\`${c.id}\`): ${c.description}`).join('\n');
+      await replaceBetweenMarkers(
+        join(BENCH_DIR, 'README.md'),
+        'bench:results',
+        `${header}\n\n${table}\n\nWhere we stand:\n\n${targets.map((t) => `- ${t}`).join('\n')}\n\nContenders:\n\n${legend}`,
+      );
+      if (micro !== null) {
+        await replaceBetweenMarkers(
+          join(BENCH_DIR, 'README.md'),
+          'bench:micro',
+          `Measured ${new Date().toISOString()} on Node ${machine.node}, ${machine.cores} cores (${machine.cpu}), as part of \`${command}\`.\n\n${microMarkdown(micro)}`,
+        );
+      }
+    }
+  } finally {
+    clearTimeout(watchdog);
+    await cleanup();
+  }
+}
+
+function summarise(
+  selected: readonly Contender[],
+  connectionsList: readonly number[],
+  measurements: Map<string, Measurement[]>,
+  skipped: Map<string, string>,
+): ContenderSummary[] {
+  const out: ContenderSummary[] = [];
+  for (const connections of connectionsList) {
+    const reference = measurements.get(`${REFERENCE}@${connections}`) ?? [];
+    for (const c of selected) {
+      const list = measurements.get(`${c.id}@${connections}`) ?? [];
+      if (list.length === 0) {
+        out.push({
+          id: c.id,
+          label: c.label,
+          connections,
+          status: 'skipped',
+          reason: skipped.get(c.id) ?? 'failed to start in every round',
+          rps: Number.NaN,
+          ratioToReference: Number.NaN,
+          p50Ms: Number.NaN,
+          p99Ms: Number.NaN,
+          errors: 0,
+          non2xx: 0,
+          statusCodes: {},
+          peakRssMiB: Number.NaN,
+        });
+        continue;
+      }
+      // Ratio per round (the two measured minutes apart at most), then the median of those.
+      const ratios = list.map((m) => {
+        const ref = reference.find((r) => r.round === m.round);
+        return ref === undefined ? Number.NaN : m.rps / ref.rps;
+      });
+      const statusCodes: Record<string, number> = {};
+      for (const m of list)
+        for (const [code, n] of Object.entries(m.statusCodes))
+          statusCodes[code] = (statusCodes[code] ?? 0) + n;
+      out.push({
+        id: c.id,
+        label: c.label,
+        connections,
+        status: 'measured',
+        rps: median(list.map((m) => m.rps)),
+        ratioToReference: median(ratios),
+        p50Ms: median(list.map((m) => m.p50Ms)),
+        p99Ms: median(list.map((m) => m.p99Ms)),
+        errors: list.reduce((s, m) => s + m.errors, 0),
+        non2xx: list.reduce((s, m) => s + m.non2xx, 0),
+        statusCodes,
+        peakRssMiB: c.id === 'direct' ? Number.NaN : Math.max(...list.map((m) => m.peakRssKb)) / 1024,
+      });
+    }
+  }
+  return out;
+}
+
+function resultsTable(summaries: readonly ContenderSummary[], connectionsList: readonly number[]): string {
+  const rows: string[][] = [];
+  for (const connections of connectionsList) {
+    for (const s of summaries.filter((x) => x.connections === connections)) {
+      if (s.status === 'skipped') {
+        rows.push([s.label, String(connections), s.reason ?? 'skipped', '', '', '', '', '', '']);
+        continue;
+      }
+      rows.push([
+        s.label,
+        String(connections),
+        fmtInt(s.rps),
+        s.id === REFERENCE ? '1.00×' : `${fmt(s.ratioToReference, 2)}×`,
+        fmt(s.p50Ms, 2),
+        fmt(s.p99Ms, 2),
+        fmtInt(s.errors),
+        fmtInt(s.non2xx),
+        s.id === 'direct' ? '(upstream)' : fmt(s.peakRssMiB, 0),
+      ]);
+    }
+  }
+  return markdownTable(
+    [
+      'contender',
+      'conns',
+      'req/s (2xx, median)',
+      '× @fastify/http-proxy',
+      'p50 ms',
+      'p99 ms',
+      'errors',
+      'non-2xx',
+      'peak RSS MiB',
+    ],
+    rows,
+    ['l', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r'],
+  );
+}
+
+function targetLines(summaries: readonly ContenderSummary[], connectionsList: readonly number[]): string[] {
+  const get = (id: string, c: number) =>
+    summaries.find((s) => s.id === id && s.connections === c && s.status === 'measured');
+  const lines: string[] = [];
+  const verdict = (ok: boolean) => (ok ? 'met' : 'missed');
+  for (const c of connectionsList) {
+    const full = get('gateway-full', c);
+    const fg = get('fast-gateway', c);
+    if (full === undefined) {
+      const s = summaries.find((x) => x.id === 'gateway-full' && x.connections === c);
+      lines.push(
+        `c=${c}: full pipeline not measured (${s?.reason ?? 'not selected'}); throughput targets open.`,
+      );
+      continue;
+    }
+    lines.push(
+      `c=${c}: full pipeline ${fmt(full.ratioToReference, 2)}× @fastify/http-proxy (target ≥ 1.0×: ${verdict(full.ratioToReference >= 1)})`,
+    );
+    if (fg !== undefined) {
+      const ratio = full.rps / fg.rps;
+      lines.push(
+        `c=${c}: full pipeline ${fmt(ratio, 2)}× fast-gateway (target ≥ 1.2×: ${verdict(ratio >= 1.2)})`,
+      );
+    }
+  }
+  const full50 = get('gateway-full', 50);
+  const direct50 = get('direct', 50);
+  if (full50 !== undefined && direct50 !== undefined) {
+    const added = full50.p99Ms - direct50.p99Ms;
+    lines.push(
+      `c=50: full pipeline adds ${fmt(added, 2)} ms p99 over direct (target ≤ 2 ms: ${verdict(added <= 2)})`,
+    );
+  }
+  const min50 = get('gateway-minimal', 50);
+  if (min50 !== undefined && direct50 !== undefined) {
+    lines.push(
+      `c=50: minimal gateway adds ${fmt(min50.p99Ms - direct50.p99Ms, 2)} ms p99 over direct; ${fmt(min50.ratioToReference, 2)}× @fastify/http-proxy`,
+    );
+  }
+  lines.push(
+    'Policy decision targets (p99 ≤ 50 µs in-process, ≥ 20× faster than OPA REST): see the micro-benchmarks.',
+  );
+  return lines;
+}
+
+main().then(
+  () => process.exit(0),
+  (err: unknown) => {
+    process.stderr.write(`bench failed: ${(err as Error).stack ?? String(err)}\n`);
+    process.exit(1);
+  },
+);
