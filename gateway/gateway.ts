@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { type AddressInfo, Server as NetServer } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import { Redis } from 'ioredis';
 import pino, { type Logger } from 'pino';
@@ -245,18 +245,25 @@ async function drainAndClose(
     { reason, inFlight: plane.inFlight, drainTimeout },
     'draining: no new connections, finishing requests in flight',
   );
-  const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-  // Idle keep-alive connections would hold server.close() open; busy ones get `Connection: close` on their answer.
-  server.closeIdleConnections();
+  // net.Server's close, not http.Server's: since Node 19 the latter also drops idle keep-alive connections
+  // at once, which is exactly the race the grace below avoids. The callback runs when the last one ends.
+  const closed = new Promise<void>((resolve) => NetServer.prototype.close.call(server, () => resolve()));
+  const started = Date.now();
+  // Every answer from now on carries `Connection: close`. Busy keep-alive connections learn it on their next
+  // response; closing idle ones at once would race a client that is just sending on one (ECONNRESET for a
+  // request it believes was delivered), so they get a short grace in which their requests are still served.
+  const grace = Math.min(1000, drainTimeout);
   let timer: NodeJS.Timeout | undefined;
   const timedOut = new Promise<boolean>((resolve) => {
     timer = setTimeout(() => resolve(true), drainTimeout);
   });
-  const idle = plane.drain().then(() => false);
-  const expired = await Promise.race([idle, timedOut]);
+  await new Promise((resolve) => setTimeout(resolve, grace));
+  const expired = await Promise.race([plane.drain().then(() => false), timedOut]);
   clearTimeout(timer);
   if (expired)
     logger.warn({ inFlight: plane.inFlight }, 'drain timeout reached; closing remaining connections');
+  else logger.info({ ms: Date.now() - started }, 'drained');
+  server.closeIdleConnections();
   server.closeAllConnections();
   await closed;
   await admin.close();

@@ -166,6 +166,17 @@ export function analysisWindowMs(rollout: Rollout, now: number): number {
   return Math.max(1000, Math.min(rollout.params.intervalMs, now - rollout.stepStartedAt));
 }
 
+/**
+ * How many per-second window buckets (ending with the current, partial one) cover the last `windowMs`
+ * up to `now`. Not ceil(windowMs / 1000): a window rarely starts on a second boundary, so it overlaps
+ * one bucket more than that. Reading one too few would drop up to a whole second of the interval (with a
+ * 1 s interval the analysis saw 0-100 % of it, at random). The oldest bucket may hold up to a second of
+ * traffic from just before the window (the previous step of the same candidate), the smaller error.
+ */
+export function windowBuckets(windowMs: number, now: number): number {
+  return Math.floor(now / 1000) - Math.floor((now - windowMs) / 1000) + 1;
+}
+
 interface Change {
   readonly state: RolloutPhase;
   readonly weight: number;

@@ -51,6 +51,12 @@ export interface RolloutStatus {
   readonly stable: Color;
   /** The split the routers use now. */
   readonly weights: ServiceWeights;
+  /**
+   * Whether the split the rollout's last transition asked for has reached the weight store. State is
+   * persisted before the weights are written, so right after a transition (or while no leader runs) this
+   * is briefly false and `weights` still shows the previous split. True when idle.
+   */
+  readonly applied: boolean;
   /** Candidate share the rollout holds (0 when idle). */
   readonly weight: number;
   readonly steps: readonly number[];
@@ -171,7 +177,7 @@ export class RolloutManager {
     const active = r !== null && controller.isActive(r.state);
     const seconds = Math.min(
       this.#windowSeconds,
-      active ? Math.ceil(controller.analysisWindowMs(r, now) / 1000) : IDLE_WINDOW_SECONDS,
+      active ? controller.windowBuckets(controller.analysisWindowMs(r, now), now) : IDLE_WINDOW_SECONDS,
     );
     const [candidateWindow, stableWindow] = await Promise.all([
       this.#o.windows.read(service, candidate, seconds, now),
@@ -185,6 +191,7 @@ export class RolloutManager {
       candidate,
       stable,
       weights,
+      applied: r?.applied ?? true,
       weight: r?.weight ?? 0,
       steps: r?.params.steps ?? this.#defaults.steps,
       step: r ? r.stepIndex + 1 : 0,
@@ -227,7 +234,10 @@ export class RolloutManager {
     if (!r.applied) await this.#apply(service, r);
     const now = this.#now();
     if (!controller.isDue(r, now)) return;
-    const seconds = Math.min(this.#windowSeconds, Math.ceil(controller.analysisWindowMs(r, now) / 1000));
+    const seconds = Math.min(
+      this.#windowSeconds,
+      controller.windowBuckets(controller.analysisWindowMs(r, now), now),
+    );
     const [candidate, stable] = await Promise.all([
       this.#o.windows.read(service, r.candidate, seconds, now),
       this.#o.windows.read(service, r.stable, seconds, now),

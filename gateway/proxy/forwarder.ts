@@ -1,5 +1,4 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { pipeline } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import { Errors, GatewayError } from '../core/errors.js';
 import { type Color, otherColor, type RequestContext } from '../core/types.js';
@@ -8,6 +7,7 @@ import type { GatewayMetrics } from '../metrics/gateway-metrics.js';
 import { BodyLimit, PayloadTooLargeError } from './body-limit.js';
 import { clientResponseHeaders, upstreamRequestHeaders } from './headers.js';
 import type { OutcomeRecorder } from './outcome.js';
+import { relayBody } from './relay-body.js';
 import type { ServiceRuntime } from './service-runtime.js';
 import type { Upstream } from './upstream.js';
 import { classifyUpstreamError, errorSpecFor, isRetryable } from './upstream-errors.js';
@@ -129,18 +129,21 @@ export class Forwarder {
     for (let i = 0; i < extra.length; i++) headers.push(extra[i]!);
     const status = response.statusCode;
     res.writeHead(status, headers);
-    pipeline(response.body, res, (err) => {
+    relayBody(response.body, res, (failure) => {
       const ms = elapsedMs(ctx);
-      if (err) {
-        // Headers are gone already: the only honest signal left is closing the connection (pipeline did).
-        const kind = classifyUpstreamError(err);
+      if (failure === null) {
+        this.#opts.recorder.record(service.name, color, status, ms, false);
+        this.#opts.metrics.observeRequest(service.name, color, status, ms / 1000);
+      } else if (failure.by === 'upstream') {
+        const kind = classifyUpstreamError(failure.error);
         if (kind !== 'other') this.#opts.metrics.upstreamError(service.name, color, kind);
         this.#opts.recorder.record(service.name, color, status >= 500 ? status : 502, ms, true);
         this.#opts.metrics.observeRequest(service.name, color, 502, ms / 1000);
-        return;
+      } else {
+        // The client left mid-response (nginx's 499): not the upstream's failure, so not a rollout error.
+        this.#opts.recorder.record(service.name, color, status, ms, false);
+        this.#opts.metrics.observeRequest(service.name, color, 499, ms / 1000);
       }
-      this.#opts.recorder.record(service.name, color, status, ms, false);
-      this.#opts.metrics.observeRequest(service.name, color, status, ms / 1000);
     });
   }
 

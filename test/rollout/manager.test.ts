@@ -124,7 +124,7 @@ describe('rollout manager (memory stores, fake clock)', () => {
     const s = await manager.status('ac');
     assert.equal(s.state, 'rolled_back');
     assert.equal(weights.get('ac').green, 0);
-    assert.match(s.reason!, /error rate 10\.00% \(4\/40\) above maxErrorRate 1\.00%/);
+    assert.match(s.reason!, /error rate 10\.00% \(5\/50\) above maxErrorRate 1\.00%/);
     assert.match(await registry.metrics(), /acgs_rollouts_rolled_back_total\{service="ac"\} 1/);
   });
 

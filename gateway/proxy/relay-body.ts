@@ -1,0 +1,33 @@
+import type { ServerResponse } from 'node:http';
+import type { Readable } from 'node:stream';
+
+/** Why a relayed body did not complete. */
+export type RelayFailure = { readonly by: 'upstream'; readonly error: Error } | { readonly by: 'client' };
+
+/**
+ * `body.pipe(res)` with the clean-up `stream.pipeline()` does, without its cost: pipeline() builds an
+ * AbortController per call and aborts it on every finish, which constructs a DOMException (with a stack
+ * trace) per proxied response — a few per cent of the data plane's CPU in a profile.
+ */
+export function relayBody(
+  body: Readable,
+  res: ServerResponse,
+  done: (failure: RelayFailure | null) => void,
+): void {
+  let settled = false;
+  body.once('error', (error: Error) => {
+    if (settled) return;
+    settled = true;
+    // Headers are already sent: closing the connection is the only honest signal left.
+    res.destroy(error);
+    done({ by: 'upstream', error });
+  });
+  res.once('close', () => {
+    if (settled) return;
+    settled = true;
+    if (res.writableFinished) return done(null);
+    body.destroy();
+    done({ by: 'client' });
+  });
+  body.pipe(res);
+}
