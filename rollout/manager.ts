@@ -108,6 +108,7 @@ export class RolloutManager {
     this.#now = options.now ?? Date.now;
     this.#windowSeconds = options.windowSeconds ?? 120;
     this.#metrics = new RolloutMetrics(options.registry ?? new Registry());
+    this.#metrics.initialise(this.#services);
     for (const service of this.#services) this.#metrics.observe(service, 'idle', 0, 0);
   }
 

@@ -54,6 +54,14 @@ export class RolloutMetrics {
     this.#analyses.inc({ service, outcome });
   }
 
+  /** Starts the counters at 0, so `increase()` sees a service's first rollback (a series born at 1 has none). */
+  initialise(services: Iterable<string>): void {
+    for (const service of services) {
+      this.#rolledBack.inc({ service }, 0);
+      for (const outcome of ['pass', 'fail', 'inconclusive'] as const) this.#analyses.inc({ service, outcome }, 0);
+    }
+  }
+
   rolledBack(service: string): void {
     this.#rolledBack.inc({ service });
   }
