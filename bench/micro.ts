@@ -191,6 +191,7 @@ function requestContext(
     identity: '127.0.0.1',
     colorOverride: null,
     overrideAllowed: false,
+    color: null,
     responseHeaders: [],
     upstreamHeaders: [],
   };

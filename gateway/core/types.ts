@@ -41,6 +41,8 @@ export interface RequestContext {
   colorOverride: Color | null;
   /** Set by the policy stage when the caller may use the override header. */
   overrideAllowed: boolean;
+  /** The colour that served (or was chosen for) the request, once the proxy stage picked one. */
+  color: Color | null;
   /** Extra response headers stages want on the answer (RateLimit-*, policy headers), flat [name, value, ...]. */
   readonly responseHeaders: string[];
   /** Extra request headers for the upstream (verified identity), flat [name, value, ...]. */

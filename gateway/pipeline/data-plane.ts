@@ -82,7 +82,7 @@ export class DataPlane {
         path: ctx.path,
         service: ctx.service,
         status: res.statusCode,
-        color: res.getHeader('x-acgs-color') ?? null,
+        color: ctx.color,
         client: ctx.clientIp,
         sub: ctx.claims?.sub ?? null,
         ms: Math.round(Number(process.hrtime.bigint() - ctx.startedAt) / 1e4) / 100,
@@ -129,6 +129,7 @@ export class DataPlane {
       identity: clientIp,
       colorOverride: override === 'green' || override === 'blue' ? override : null,
       overrideAllowed: false,
+      color: null,
       responseHeaders: [],
       upstreamHeaders: [],
     };

@@ -123,6 +123,7 @@ export class Forwarder {
     color: Color,
     response: Dispatcher.ResponseData,
   ): void {
+    ctx.color = color;
     const headers = clientResponseHeaders(response.headers);
     headers.push('x-request-id', ctx.id, 'x-acgs-color', color);
     const extra = ctx.responseHeaders;
@@ -155,6 +156,7 @@ export class Forwarder {
     error: GatewayError,
     transport: boolean,
   ): void {
+    ctx.color = color;
     const ms = elapsedMs(ctx);
     this.#opts.recorder.record(service.name, color, error.status, ms, transport || error.status >= 500);
     this.#opts.metrics.observeRequest(service.name, color, error.status, ms / 1000);

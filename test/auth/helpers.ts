@@ -60,6 +60,7 @@ export function makeContext(
     identity: '203.0.113.7',
     colorOverride: null,
     overrideAllowed: false,
+    color: null,
     responseHeaders: [],
     upstreamHeaders: [],
   };

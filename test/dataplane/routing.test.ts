@@ -133,9 +133,26 @@ describe('routing and forwarding', () => {
     assert.equal(h['x-forwarded-host'], 'api.example.com');
   });
 
-  test('hop-by-hop headers from the upstream are not passed to the client', async () => {
-    const res = await get('/api/ac/x');
-    assert.equal(res.headers['keep-alive'] === 'timeout=5', false);
+  test('hop-by-hop headers from the upstream, and those it lists in Connection, are not passed on', async () => {
+    const hoppy = await startUpstream('hoppy', (_req, res) => {
+      res.writeHead(200, {
+        connection: 'keep-alive, x-up-hop',
+        'x-up-hop': 'private',
+        'keep-alive': 'timeout=99',
+        'x-end-to-end': 'yes',
+      });
+      res.end('{}');
+    });
+    const hgw = await startTestGateway({ ac: { blue: [hoppy.url], green: [hoppy.url] } });
+    try {
+      const res = await get('/api/ac/x', {}, hgw.dataUrl);
+      assert.equal(res.headers['x-up-hop'], undefined);
+      assert.notEqual(res.headers['keep-alive'], 'timeout=99');
+      assert.equal(res.headers['x-end-to-end'], 'yes');
+    } finally {
+      await hgw.shutdown();
+      await hoppy.close();
+    }
   });
 
   test('request bodies and methods pass through', async () => {

@@ -72,6 +72,7 @@ export function makeCtx(over: Partial<RequestContext> & { query?: string } = {})
     identity: '203.0.113.9',
     colorOverride: null,
     overrideAllowed: false,
+    color: null,
     responseHeaders: [],
     upstreamHeaders: [],
     ...over,

@@ -133,6 +133,7 @@ export function makeCtx(over: Partial<RequestContext> = {}): RequestContext {
     identity: '192.0.2.1',
     colorOverride: null,
     overrideAllowed: false,
+    color: null,
     responseHeaders: [],
     upstreamHeaders: [],
     ...over,
