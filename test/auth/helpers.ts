@@ -11,6 +11,7 @@ import { type AuthConfigInput, authConfigSchema, type ServiceAuthConfig } from '
 import { type AuthStage, createAuthStage } from '../../gateway/auth/stage.js';
 import { GatewayError } from '../../gateway/core/errors.js';
 import type { RequestContext } from '../../gateway/core/types.js';
+import { requestContext } from '../helpers/context.js';
 
 /** A fixed "now" (whole seconds) so token times are exact. */
 export const T0 = Date.UTC(2030, 0, 1) / 1000;
@@ -45,25 +46,13 @@ export function makeContext(
   if (init.authorization !== undefined) headers.authorization = init.authorization;
   const rest = init.rest ?? '/';
   const service = init.service === undefined ? 'ac' : init.service;
-  return {
-    id: 'req-1',
-    startedAt: process.hrtime.bigint(),
-    method: 'GET',
+  return requestContext({
     headers,
     clientIp: '203.0.113.7',
-    peerIp: '203.0.113.7',
     path: service === null ? rest : `/api/${service}${rest}`,
-    query: '',
     service,
     rest,
-    claims: null,
-    identity: '203.0.113.7',
-    colorOverride: null,
-    overrideAllowed: false,
-    color: null,
-    responseHeaders: [],
-    upstreamHeaders: [],
-  };
+  });
 }
 
 export function bearer(token: string): string {

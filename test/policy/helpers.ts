@@ -7,6 +7,7 @@ import { gzipSync } from 'node:zlib';
 import tar from 'tar-stream';
 import { buildPolicyBundle, resolveOpaBinary } from '../../cli/policy.js';
 import type { RequestContext } from '../../gateway/core/types.js';
+import { requestContext } from '../helpers/context.js';
 
 export const OPA = resolveOpaBinary(undefined, process.env);
 
@@ -56,27 +57,8 @@ export async function tarGz(files: Record<string, Buffer | string>): Promise<Buf
   return gzipSync(Buffer.concat(chunks));
 }
 
-export function makeCtx(over: Partial<RequestContext> & { query?: string } = {}): RequestContext {
-  return {
-    id: 'req-1',
-    startedAt: process.hrtime.bigint(),
-    method: 'GET',
-    headers: { host: 'gw', 'user-agent': 'test' },
-    clientIp: '203.0.113.9',
-    peerIp: '203.0.113.9',
-    path: '/api/ac/items',
-    query: '',
-    service: 'ac',
-    rest: '/items',
-    claims: null,
-    identity: '203.0.113.9',
-    colorOverride: null,
-    overrideAllowed: false,
-    color: null,
-    responseHeaders: [],
-    upstreamHeaders: [],
-    ...over,
-  };
+export function makeCtx(over: Partial<RequestContext> = {}): RequestContext {
+  return requestContext(over);
 }
 
 /** Minimal pino-like logger that records calls. */

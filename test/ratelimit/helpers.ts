@@ -7,6 +7,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import { type Logger, pino } from 'pino';
 import type { RequestContext } from '../../gateway/core/types.js';
+import { requestContext } from '../helpers/context.js';
 
 export const SHARED_REDIS = { host: '127.0.0.1', port: 6379 };
 
@@ -118,26 +119,13 @@ export function capturingLogger(): { logger: Logger; lines: Array<Record<string,
 }
 
 export function makeCtx(over: Partial<RequestContext> = {}): RequestContext {
-  return {
-    id: 'req-1',
-    startedAt: process.hrtime.bigint(),
-    method: 'GET',
+  return requestContext({
     headers: {},
     clientIp: '192.0.2.1',
-    peerIp: '192.0.2.1',
     path: '/api/ac/v1/things',
-    query: '',
-    service: 'ac',
     rest: '/v1/things',
-    claims: null,
-    identity: '192.0.2.1',
-    colorOverride: null,
-    overrideAllowed: false,
-    color: null,
-    responseHeaders: [],
-    upstreamHeaders: [],
     ...over,
-  };
+  });
 }
 
 /** The value of one series of a counter or gauge, 0 when absent. */
