@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { connect } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { request } from 'undici';
@@ -158,6 +160,47 @@ describe('circuit breaker', () => {
     } finally {
       await gw.shutdown();
       await other.close();
+    }
+  });
+});
+
+describe('connect timeout', () => {
+  test('an upstream that never completes the TCP handshake answers 504 within the connect timeout', async (t) => {
+    // A listener that never accepts, with its accept queue filled: Linux then drops further SYNs, so a
+    // connection attempt hangs exactly as it would towards a black-holed host — on loopback.
+    const listener = spawn('python3', [
+      '-c',
+      "import socket,time\ns=socket.socket()\ns.bind(('127.0.0.1',0))\ns.listen(0)\nprint(s.getsockname()[1],flush=True)\ntime.sleep(60)",
+    ]);
+    t.after(() => listener.kill());
+    const port = await new Promise<number>((resolve) =>
+      listener.stdout.once('data', (d) => resolve(Number(String(d).trim()))),
+    );
+    const fillers = Array.from({ length: 3 }, () => connect(port, '127.0.0.1').on('error', () => {}));
+    t.after(() => {
+      for (const socket of fillers) socket.destroy();
+    });
+    await sleep(200);
+    const gw = await startTestGateway({
+      ac: {
+        blue: [`http://127.0.0.1:${port}`],
+        green: [`http://127.0.0.1:${port}`],
+        timeouts: { connect: '300ms' },
+        failover: false,
+      },
+    });
+    try {
+      const res = await call(gw, '/api/ac/x');
+      assert.equal(res.status, 504);
+      assert.equal(res.body.error.code, 'gateway_timeout');
+      assert.ok(res.ms < 3000, `took ${res.ms} ms`);
+      const metrics = await (await request(`${gw.adminUrl}/metrics`, { headers: ADMIN_AUTH })).body.text();
+      assert.match(
+        metrics,
+        /acgs_upstream_errors_total\{service="ac",color="blue",kind="connect_timeout"\} [1-9]/,
+      );
+    } finally {
+      await gw.shutdown();
     }
   });
 });
