@@ -21,4 +21,5 @@ fi
 mkdir -p "$bin"
 echo "installing opa ${OPA_VERSION} into $bin"
 CGO_ENABLED=0 GOBIN="$bin" go install "github.com/open-policy-agent/opa@${OPA_VERSION}"
-"$opa" version | head -n 1
+# sed reads all of opa's output: `| head -n 1` would SIGPIPE opa and fail the script under pipefail.
+echo "installed opa $("$opa" version | sed -n 's/^Version: //p')"
