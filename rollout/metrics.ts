@@ -58,7 +58,8 @@ export class RolloutMetrics {
   initialise(services: Iterable<string>): void {
     for (const service of services) {
       this.#rolledBack.inc({ service }, 0);
-      for (const outcome of ['pass', 'fail', 'inconclusive'] as const) this.#analyses.inc({ service, outcome }, 0);
+      for (const outcome of ['pass', 'fail', 'inconclusive'] as const)
+        this.#analyses.inc({ service, outcome }, 0);
     }
   }
 
