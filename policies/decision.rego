@@ -30,10 +30,17 @@ decision := {
 	allow_reason
 } else := with_headers({
 	"allow": false,
-	"status": 403,
+	"status": deny_status,
 	"reason": deny_reason,
 	"allow_color_override": false,
 })
+
+# 401 when presenting a token could change the answer (anonymous caller on a known service), as
+# DESIGN.md's contract has it for "no token"; 403 when the caller is known and still not allowed.
+deny_status := 401 if {
+	cfg.services[input.service]
+	not authenticated
+} else := 403
 
 # Response headers only when there is something to say, so a plain decision stays small.
 with_headers(d) := object.union(d, {"headers": response_headers}) if {

@@ -10,11 +10,17 @@ test_anonymous_get_is_public if {
 	not d.headers
 }
 
-test_anonymous_write_is_refused_with_403 if {
+test_anonymous_write_is_refused_with_401 if {
 	d := gateway.decision with input as request({"method": "POST"})
 	not d.allow
-	d.status == 403
+	d.status == 401
 	d.reason == "a token is required for POST on service ac"
+}
+
+test_authenticated_write_without_role_is_403 if {
+	d := gateway.decision with input as request({"method": "POST", "claims": {"sub": "u", "roles": ["reader"]}})
+	not d.allow
+	d.status == 403
 }
 
 test_malformed_input_is_400 if {

@@ -3,7 +3,7 @@
 
 export interface Decision {
   readonly allow: boolean;
-  /** 200 when allowed; 403 by default when denied, 400 for malformed input. */
+  /** 200 when allowed; when denied 403 by default, 401 when a token could change the answer, 400 for malformed input. */
   readonly status: number;
   readonly reason: string;
   /** Response headers the policy wants on the answer. */

@@ -17,6 +17,8 @@ export interface PolicyStageOptions {
   readonly decisionLog?: DecisionLogger;
 }
 
+const BEARER_CHALLENGE: Record<string, string> = Object.freeze({ 'www-authenticate': 'Bearer realm="acgs"' });
+
 export function createPolicyStage(opts: PolicyStageOptions): Stage {
   const { manager, decisionLog } = opts;
   const metrics = policyMetrics(opts.registry);
@@ -62,6 +64,11 @@ export function createPolicyStage(opts: PolicyStageOptions): Stage {
         if (decision.status === 400) {
           badRequest.inc();
           throw new GatewayError(Errors.BAD_REQUEST, decision.reason);
+        }
+        if (decision.status === 401) {
+          // The policy says a token would help: the RFC 6750 challenge, like a route that requires one.
+          denied.inc();
+          throw new GatewayError(Errors.UNAUTHORIZED, decision.reason, BEARER_CHALLENGE);
         }
         denied.inc();
         throw new GatewayError(Errors.FORBIDDEN, decision.reason);

@@ -129,9 +129,10 @@ describe('the full request pipeline', () => {
 
   test('policy: writes need the service role; reads are public', async () => {
     assert.equal((await call('/api/gs/items')).status, 200);
-    const denied = await call('/api/gs/items', { method: 'POST', body: '{}' });
-    assert.equal(denied.status, 403);
-    assert.equal(denied.body.error.code, 'forbidden');
+    const anonymous = await call('/api/gs/items', { method: 'POST', body: '{}' });
+    assert.equal(anonymous.status, 401, 'a token would change the answer');
+    assert.equal(anonymous.body.error.code, 'unauthorized');
+    assert.equal(anonymous.headers['www-authenticate'], 'Bearer realm="acgs"');
     const reader = await sign({ sub: 'bob', roles: ['reader'] });
     assert.equal(
       (

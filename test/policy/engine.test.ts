@@ -46,7 +46,7 @@ describe('wasm policy engine on the default policy', () => {
     const anon = decide({ method: 'POST' });
     assert.deepEqual(
       [anon.allow, anon.status, anon.reason],
-      [false, 403, 'a token is required for POST on service ac'],
+      [false, 401, 'a token is required for POST on service ac'],
     );
     const writer = decide({ method: 'POST', claims: { sub: 'u', roles: ['ac.writer'] } });
     assert.equal(writer.allow, true);

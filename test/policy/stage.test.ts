@@ -33,7 +33,7 @@ describe('policy stage', () => {
     return { registry, logger, manager, stage };
   }
 
-  test('allows, denies with 403 and the reason, pushes policy headers, sets overrideAllowed', async () => {
+  test('allows, denies with 401/403 and the reason, pushes policy headers, sets overrideAllowed', async () => {
     const { stage, registry } = await setup();
     const ok = makeCtx({ colorOverride: 'green', claims: { roles: ['tester'] } });
     assert.equal(stage.run(ok), undefined);
@@ -48,9 +48,14 @@ describe('policy stage', () => {
       () => stage.run(makeCtx({ method: 'POST' })),
       (e: unknown) =>
         e instanceof GatewayError &&
-        e.status === 403 &&
-        e.code === 'forbidden' &&
+        e.status === 401 &&
+        e.code === 'unauthorized' &&
+        e.headers?.['www-authenticate'] === 'Bearer realm="acgs"' &&
         e.message === 'a token is required for POST on service ac',
+    );
+    assert.throws(
+      () => stage.run(makeCtx({ method: 'POST', claims: { sub: 'r', roles: ['reader'] } })),
+      (e: unknown) => e instanceof GatewayError && e.status === 403 && e.code === 'forbidden',
     );
     assert.throws(
       () => stage.run(makeCtx({ query: 'q=%27%20OR%201%3D1%20--' })),
@@ -60,9 +65,9 @@ describe('policy stage', () => {
     const byResult = Object.fromEntries(
       decisions.map((v) => [(v.labels as { result: string }).result, v.value]),
     );
-    assert.deepEqual(byResult, { allow: 2, deny: 2, bad_request: 0, error: 0 });
+    assert.deepEqual(byResult, { allow: 2, deny: 3, bad_request: 0, error: 0 });
     const hist = await metric(registry, 'acgs_policy_evaluation_seconds');
-    assert.equal(hist.find((v) => (v as { metricName?: string }).metricName?.endsWith('_count'))?.value, 4);
+    assert.equal(hist.find((v) => (v as { metricName?: string }).metricName?.endsWith('_count'))?.value, 5);
     assert.deepEqual(await metric(registry, 'acgs_policy_bundle_info'), [
       { labels: { revision: 'stage-rev' }, value: 1 },
     ]);
