@@ -5,16 +5,13 @@ import type { FastifyInstance } from 'fastify';
 import { Redis } from 'ioredis';
 import pino, { type Logger } from 'pino';
 import type { RolloutManager } from '../rollout/manager.js';
-import { type AdminJwtOptions, AdminTokenAuthenticator } from './admin/admin-auth.js';
+import { AdminTokenAuthenticator } from './admin/admin-auth.js';
 import { createAdminServer } from './admin/admin-server.js';
 import { AuditLog } from './admin/audit-log.js';
 import { registerRolloutRoutes } from './admin/rollout-routes.js';
 import { registerServiceRoutes } from './admin/service-routes.js';
-import { type AuthConfigInput, authConfigFromEnv } from './auth/config.js';
-import { createDemoSigner, type DemoSigner } from './auth/demo-signer.js';
-import { createAuthStage } from './auth/stage.js';
 import type { ResolvedConfig } from './config/load.js';
-import type { Closeable, Stage } from './core/types.js';
+import type { Closeable } from './core/types.js';
 import { type DemoUpstream, startDemoUpstreams, stopDemoUpstreams } from './demo/demo-upstreams.js';
 import { GatewayMetrics } from './metrics/gateway-metrics.js';
 import { answerClientError } from './pipeline/client-errors.js';
@@ -22,11 +19,10 @@ import { DataPlane, type ReadinessCheck } from './pipeline/data-plane.js';
 import { Forwarder } from './proxy/forwarder.js';
 import { ServiceRuntime } from './proxy/service-runtime.js';
 import { recommendedRedisOptions } from './ratelimit/redis-store.js';
-import { createRateLimitStages } from './ratelimit/stage.js';
 import { ServiceTable } from './routing/service-table.js';
 import type { WeightStore } from './routing/weight-store.js';
-import { wirePolicy } from './wiring/policy.js';
 import { wireRollout } from './wiring/rollout.js';
+import { wireStages } from './wiring/stages.js';
 
 export interface GatewayOptions {
   readonly logger?: Logger;
@@ -90,49 +86,14 @@ export async function startGateway(config: ResolvedConfig, options: GatewayOptio
       readiness.push(() => (redis.status === 'ready' ? null : `redis is ${redis.status}`));
     }
 
-    const stages: Stage[] = [];
-    const identityHeaders = new Set<string>();
-    const rateLimits =
-      config.rateLimit.limits.length > 0
-        ? createRateLimitStages({ config: config.rateLimit, redis, registry: metrics.registry, logger })
-        : null;
-    if (rateLimits) {
-      closers.push(rateLimits);
-      stages.push(rateLimits.beforeAuth);
-    }
-    let auth = config.auth;
-    let demoSigner: DemoSigner | null = null;
-    if (config.demo.enabled) {
-      // The embedded default signs its own demo tokens so a newcomer can try authenticated calls at once.
-      demoSigner = createDemoSigner();
-      auth = authConfigFromEnv({}, {
-        ...auth,
-        keys: [...(auth?.keys ?? []), demoSigner.key],
-      } as AuthConfigInput);
-    }
-    let adminJwt: AdminJwtOptions | null = null;
-    if (auth) {
-      const serviceModes = Object.fromEntries(
-        config.services.filter((s) => s.auth !== undefined).map((s) => [s.name, s.auth!]),
-      );
-      const authStage = createAuthStage({
-        config: auth,
-        services: serviceModes,
-        registry: metrics.registry,
-        logger,
-      });
-      closers.push(authStage);
-      for (const name of authStage.identityHeaderNames) identityHeaders.add(name.toLowerCase());
-      stages.push(authStage);
-      adminJwt = { verify: authStage.verify, rolesClaim: auth.rolesClaim, roles: config.admin.jwtRoles };
-    }
-    if (rateLimits) stages.push(rateLimits.afterAuth);
-    const policy = config.policy ? await wirePolicy(config.policy, metrics.registry, logger) : null;
-    if (policy) {
-      closers.push(policy);
-      stages.push(policy.stage);
-      readiness.push(() => (policy.manager.isReady() ? null : 'no policy bundle is loaded'));
-    }
+    const { stages, identityHeaders, adminJwt, policy, demoSigner, ...wired } = await wireStages(
+      config,
+      redis,
+      metrics.registry,
+      logger,
+    );
+    closers.push(...wired.closers);
+    readiness.push(...wired.readiness);
 
     let plane: DataPlane | null = null;
     const forwarder = new Forwarder({
