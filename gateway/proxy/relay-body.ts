@@ -14,6 +14,13 @@ export function relayBody(
   res: ServerResponse,
   done: (failure: RelayFailure | null) => void,
 ): void {
+  if (res.destroyed) {
+    // The client left while the upstream was answering: 'close' has fired already, so free the
+    // upstream connection now instead of waiting for the body timeout.
+    body.destroy();
+    done({ by: 'client' });
+    return;
+  }
   let settled = false;
   body.once('error', (error: Error) => {
     if (settled) return;

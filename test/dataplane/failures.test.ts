@@ -6,7 +6,9 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { request } from 'undici';
 import type { Gateway } from '../../gateway/gateway.js';
 import { ADMIN_AUTH, startTestGateway } from '../helpers/gateway.js';
-import { closedPort, startUpstream, type TestUpstream } from '../helpers/upstream.js';
+import { freePort } from '../helpers/ports.js';
+import { startUpstream, type TestUpstream } from '../helpers/upstream.js';
+import { waitFor } from '../helpers/wait.js';
 
 async function call(gw: Gateway, path: string, method: 'GET' | 'POST' = 'GET') {
   const started = performance.now();
@@ -38,7 +40,7 @@ describe('upstream failures', () => {
       res.write('first bytes, then nothing');
     });
     resetting = await startUpstream('resetting', (req) => req.socket.destroy());
-    refused = `http://127.0.0.1:${await closedPort()}`;
+    refused = `http://127.0.0.1:${await freePort()}`;
     const fast = { headers: '300ms', body: '300ms' };
     const breaker = { volumeThreshold: 2, errorThresholdPercentage: 50, resetTimeout: '400ms' };
     gw = await startTestGateway(
@@ -122,7 +124,7 @@ describe('upstream failures', () => {
 
 describe('circuit breaker', () => {
   test('opens after repeated failures, lets a probe through after the cool-down, and closes again', async () => {
-    const port = await closedPort();
+    const port = await freePort();
     const other = await startUpstream('green');
     const gw = await startTestGateway(
       { ac: { blue: [`http://127.0.0.1:${port}`], green: [other.url], failover: false } },
@@ -201,6 +203,39 @@ describe('connect timeout', () => {
       );
     } finally {
       await gw.shutdown();
+    }
+  });
+});
+
+describe('a client that leaves early', () => {
+  test('frees the upstream response at once and counts as 499, not as an upstream failure', async () => {
+    const upstream = await startUpstream('slow-then-open', (_req, res) => {
+      setTimeout(() => {
+        res.writeHead(200, { 'content-type': 'text/plain' });
+        res.write('headers and a first chunk, then the body stays open');
+      }, 300);
+    });
+    const gw = await startTestGateway({ ac: { blue: [upstream.url], green: [upstream.url] } });
+    try {
+      const controller = new AbortController();
+      const pending = request(`${gw.dataUrl}/api/ac/x`, { signal: controller.signal }).catch(
+        (err: Error) => err,
+      );
+      await sleep(100);
+      controller.abort();
+      assert.ok((await pending) instanceof Error);
+      const counted = await waitFor(
+        'the early leave to be recorded',
+        async () => {
+          const text = await (await request(`${gw.adminUrl}/metrics`, { headers: ADMIN_AUTH })).body.text();
+          return /acgs_requests_total\{service="ac",color="blue",class="4xx"\} 1/.test(text) ? text : null;
+        },
+        2000,
+      );
+      assert.doesNotMatch(counted, /acgs_requests_total\{service="ac",color="blue",class="5xx"\} [1-9]/);
+    } finally {
+      await gw.shutdown();
+      await upstream.close();
     }
   });
 });
