@@ -1,4 +1,10 @@
-import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
+import Fastify, {
+  type FastifyBaseLogger,
+  type FastifyError,
+  type FastifyInstance,
+  type FastifyReply,
+  type FastifyRequest,
+} from 'fastify';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import { Errors } from '../core/errors.js';
@@ -7,12 +13,40 @@ import type { AdminPrincipal, AdminTokenAuthenticator } from './admin-auth.js';
 import { replyError } from './admin-errors.js';
 import type { AuditLog } from './audit-log.js';
 
+export interface AdminAuthorization {
+  readonly allow: boolean;
+  readonly reason?: string | undefined;
+  /** The decision could not be made (policy error): answered 503, never taken as an allow. */
+  readonly failed?: boolean;
+}
+
 /** Asked before every admin action (the policy's admin decision when a bundle is loaded). */
 export type AdminAuthorizer = (
   principal: AdminPrincipal,
   action: string,
   target: string | null,
-) => Promise<{ allow: boolean; reason?: string }>;
+) => AdminAuthorization | Promise<AdminAuthorization>;
+
+/**
+ * The one place admin actions are authorised: a preHandler asking `authorize` with the action of the
+ * matched route. Exported so a plugin tested on its own is guarded exactly as on the admin server.
+ */
+export function authorizationHook(authorize: AdminAuthorizer) {
+  return async (request: FastifyRequest, reply: FastifyReply) => {
+    const action = adminAction(request.method, request.routeOptions.url);
+    const target = (request.params as { name?: string } | undefined)?.name ?? null;
+    const decision = await authorize(request.adminPrincipal, action, target);
+    if (decision.failed) return replyError(request, reply, Errors.POLICY_ERROR);
+    if (!decision.allow) {
+      return replyError(
+        request,
+        reply,
+        Errors.FORBIDDEN,
+        decision.reason ?? `${action} is not allowed for ${request.adminPrincipal.name}`,
+      );
+    }
+  };
+}
 
 export interface AdminServerOptions {
   readonly authenticator: AdminTokenAuthenticator;
@@ -59,22 +93,7 @@ export function createAdminServer(options: AdminServerOptions): FastifyInstance 
     request.adminPrincipal = principal;
   });
 
-  if (options.authorize) {
-    const authorize = options.authorize;
-    app.addHook('preHandler', async (request, reply) => {
-      const action = adminAction(request.method, request.routeOptions.url);
-      const target = (request.params as { name?: string } | undefined)?.name ?? null;
-      const decision = await authorize(request.adminPrincipal, action, target);
-      if (!decision.allow) {
-        return replyError(
-          request,
-          reply,
-          Errors.FORBIDDEN,
-          decision.reason ?? `${action} is not allowed for ${request.adminPrincipal.name}`,
-        );
-      }
-    });
-  }
+  if (options.authorize) app.addHook('preHandler', authorizationHook(options.authorize));
 
   app.setNotFoundHandler((request, reply) =>
     replyError(request, reply, Errors.NOT_FOUND, `no admin route ${request.method} ${request.url}`),

@@ -20,11 +20,6 @@ export interface AuditEntry {
 export interface PolicyRouteDeps {
   readonly manager: PolicyManager;
   readonly audit: (entry: AuditEntry) => Promise<void>;
-  /**
-   * Ask the policy's admin_decision whether the principal may do this (default true). While no bundle
-   * is active there is nothing to ask, and an authenticated admin may push the first one.
-   */
-  readonly authorize?: boolean;
   readonly bodyLimit?: number;
 }
 
@@ -54,13 +49,11 @@ export function registerPolicyRoutes(app: FastifyInstance, deps: PolicyRouteDeps
       sendError(reply, request, spec, status < 500 ? err.message : spec.message, spec.status);
     });
 
-    scope.get('/admin/policy', async (request, reply) => {
-      if (!allowed(deps, request, reply, 'read')) return reply;
+    scope.get('/admin/policy', async (_request, reply) => {
       return reply.send(deps.manager.state());
     });
 
     scope.put('/admin/policy', { bodyLimit }, async (request, reply) => {
-      if (!allowed(deps, request, reply, 'policy.put')) return reply;
       const body = request.body;
       if (!Buffer.isBuffer(body) || body.length === 0) {
         sendError(reply, request, Errors.UNSUPPORTED_MEDIA_TYPE, 'send the bundle as application/gzip');
@@ -99,35 +92,6 @@ export function registerPolicyRoutes(app: FastifyInstance, deps: PolicyRouteDeps
 
 function principal(request: FastifyRequest): AdminPrincipal | undefined {
   return (request as FastifyRequest & { adminPrincipal?: AdminPrincipal }).adminPrincipal;
-}
-
-function allowed(
-  deps: PolicyRouteDeps,
-  request: FastifyRequest,
-  reply: FastifyReply,
-  action: string,
-): boolean {
-  if (deps.authorize === false || !deps.manager.isReady()) return true;
-  const p = principal(request);
-  if (!p) {
-    sendError(reply, request, Errors.UNAUTHORIZED);
-    return false;
-  }
-  const decision = deps.manager.decideAdmin({ action, principal: { name: p.name, roles: p.roles ?? [] } });
-  if (decision.error !== undefined) {
-    sendError(reply, request, Errors.POLICY_ERROR);
-    return false;
-  }
-  if (!decision.allow) {
-    sendError(
-      reply,
-      request,
-      decision.status === 400 ? Errors.BAD_REQUEST : Errors.FORBIDDEN,
-      decision.reason,
-    );
-    return false;
-  }
-  return true;
 }
 
 function sendError(

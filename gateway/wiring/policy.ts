@@ -6,6 +6,7 @@ import type { AuditLog } from '../admin/audit-log.js';
 import type { Closeable, Stage } from '../core/types.js';
 import {
   type BundleSource,
+  createAdminAuthorizer,
   createBundleSource,
   createDecisionLogger,
   createPolicyStage,
@@ -54,16 +55,7 @@ export async function wirePolicy(
     : undefined;
   const stage = createPolicyStage({ manager, registry, logger, ...(decisionLog ? { decisionLog } : {}) });
 
-  const authorize: AdminAuthorizer = async (principal, action, target) => {
-    // Before any bundle is active there is nothing to ask; a token-authenticated operator may act.
-    if (!manager.isReady()) return { allow: true };
-    const decision = manager.decideAdmin({
-      action,
-      principal: { name: principal.name, roles: principal.roles ?? [] },
-      ...(target ? { service: target } : {}),
-    });
-    return { allow: decision.allow, reason: decision.reason };
-  };
+  const authorize = createAdminAuthorizer(manager);
 
   return {
     manager,
@@ -74,8 +66,6 @@ export async function wirePolicy(
       registerPolicyRoutes(admin, {
         manager,
         audit: async (entry) => void (await audit.append(entry)),
-        // The admin server's own preHandler already asked the policy for every route.
-        authorize: false,
       });
     },
     close: () => source.close(),

@@ -2,6 +2,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import Fastify, { type FastifyInstance } from 'fastify';
+import { authorizationHook } from '../../gateway/admin/admin-server.js';
+import { createAdminAuthorizer } from '../../gateway/policy/admin-authorizer.js';
 import { type AuditEntry, registerPolicyRoutes } from '../../gateway/policy/admin-routes.js';
 import { PolicyManager } from '../../gateway/policy/manager.js';
 import { parseVerificationKey } from '../../gateway/policy/signature.js';
@@ -34,6 +36,8 @@ describe('admin policy routes', () => {
         name: 'admin',
       };
     });
+    // …and its authorisation: the same hook and the same policy question as on the admin server.
+    fastify.addHook('preHandler', authorizationHook(createAdminAuthorizer(manager)));
     registerPolicyRoutes(fastify, { manager, audit: async (e) => void audit.push(e) });
     await fastify.ready();
     return { fastify, manager, audit };
