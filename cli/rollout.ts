@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util';
 import { request } from 'undici';
+import { parseDuration } from '../gateway/config/duration.js';
 
 // `acgs-gateway rollout …` and the admin-plane HTTP helper `weights` shares.
 // Exit codes: 0 done; 1 the admin API refused or failed; 2 bad usage; 3 admin plane unreachable;
@@ -161,11 +162,11 @@ function numberOption(value: string | undefined, name: string): number | undefin
   return n;
 }
 
+/** The configuration's duration syntax ('500ms', '30s', '2m'); a bare number is milliseconds. */
 function durationMs(value: string, name: string): number {
-  const match = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(value.trim());
-  if (!match) throw new UsageError(`--${name} must be a duration like 500ms, 30s or 2m`);
-  const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[match[2] ?? 'ms']!;
-  return Number(match[1]) * unit;
+  const ms = /^\d+(\.\d+)?$/.test(value.trim()) ? Number(value) : parseDuration(value);
+  if (!Number.isFinite(ms)) throw new UsageError(`--${name} must be a duration like 500ms, 30s or 2m`);
+  return ms;
 }
 
 /** The start body: only what was given, so the server's defaults fill the rest. */

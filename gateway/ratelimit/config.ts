@@ -1,9 +1,8 @@
 // The `rateLimit:` section of gateway.yaml. Parsed and validated once at start; the stage receives the
 // typed output and never looks at raw YAML or the environment.
 import { z } from 'zod';
-
-const DURATION = /^(\d+)(ms|s|m|h)$/;
-const UNIT_MS = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000 } as const;
+import { parseDuration } from '../config/duration.js';
+import { formatIssues } from '../config/errors.js';
 
 /** Shortest and longest window: below 100 ms timer and network jitter dominate, above a day use a quota system. */
 export const MIN_WINDOW_MS = 100;
@@ -11,14 +10,6 @@ export const MAX_WINDOW_MS = 86_400_000;
 /** The exact log keeps one entry per admitted request, so its limit is capped to bound memory per key. */
 export const MAX_LOG_LIMIT = 100_000;
 export const MAX_LIMIT = 10_000_000;
-
-/** '1s', '10s', '1m', '1h', '250ms' or a number of milliseconds → milliseconds. Returns NaN when malformed. */
-export function parseDuration(value: string | number): number {
-  if (typeof value === 'number') return value;
-  const m = DURATION.exec(value.trim());
-  if (m === null) return Number.NaN;
-  return Number(m[1]) * UNIT_MS[m[2] as keyof typeof UNIT_MS];
-}
 
 const windowSchema = z.union([z.string(), z.number()]).transform((value, ctx) => {
   const ms = parseDuration(value);
@@ -99,20 +90,13 @@ export type RateLimitConfig = z.output<typeof rateLimitConfigSchema>;
 export type RateLimitConfigInput = z.input<typeof rateLimitConfigSchema>;
 export type LimitConfig = RateLimitConfig['limits'][number];
 
-/** `limits[0].window: must be ...`, one line per problem; `root` is prefixed to every path. */
-export function formatIssues(error: z.ZodError, root = 'rateLimit'): string[] {
-  return error.issues.map((issue) => {
-    let path = root;
-    for (const seg of issue.path) path += typeof seg === 'number' ? `[${seg}]` : `.${String(seg)}`;
-    return `${path}: ${issue.message}`;
-  });
-}
-
 /** Parses the `rateLimit:` section; throws an Error listing every problem with its path. */
 export function parseRateLimitConfig(input: unknown): RateLimitConfig {
   const result = rateLimitConfigSchema.safeParse(input ?? {});
   if (!result.success) {
-    throw new Error(`invalid rate limit configuration:\n  ${formatIssues(result.error).join('\n  ')}`);
+    throw new Error(
+      `invalid rate limit configuration:\n  ${formatIssues(result.error.issues, 'rateLimit').join('\n  ')}`,
+    );
   }
   return result.data;
 }

@@ -1,3 +1,5 @@
+export { metricValue } from '../helpers/metrics.js';
+
 // Shared test fixtures for the JWT stage: request contexts, key pairs, token signing, a controllable clock,
 // a real local JWKS server and a way to read what the stage refused with.
 import assert from 'node:assert/strict';
@@ -120,18 +122,6 @@ export async function refusal(
 export async function refusalReason(stage: AuthStage, token: string): Promise<string | undefined> {
   const { challenge } = await refusal(stage, bearer(token));
   return /error_description="([^"]*)"/.exec(challenge ?? '')?.[1];
-}
-
-export async function metricValue(
-  registry: Registry,
-  name: string,
-  labels: Record<string, string> = {},
-): Promise<number> {
-  const metric = registry.getSingleMetric(name);
-  if (metric === undefined) return 0;
-  const { values } = await metric.get();
-  const match = values.find((v) => Object.entries(labels).every(([k, l]) => v.labels[k] === l));
-  return match?.value ?? 0;
 }
 
 // --- keys and tokens -------------------------------------------------------------------------------

@@ -1,28 +1,15 @@
 import assert from 'node:assert/strict';
-import { Writable } from 'node:stream';
 import { describe, test } from 'node:test';
-import pino from 'pino';
 import { request } from 'undici';
 import { resolveConfig } from '../../gateway/config/load.js';
 import { startGateway } from '../../gateway/gateway.js';
 import { ADMIN_AUTH, ADMIN_TOKEN, testConfigDoc } from '../helpers/gateway.js';
+import { capturingLogger } from '../helpers/logger.js';
 import { startUpstream } from '../helpers/upstream.js';
-
-/** A pino logger whose JSON lines land in an array. */
-function capturingLogger() {
-  const lines: Record<string, unknown>[] = [];
-  const sink = new Writable({
-    write(chunk, _encoding, callback) {
-      for (const line of String(chunk).split('\n')) if (line) lines.push(JSON.parse(line));
-      callback();
-    },
-  });
-  return { logger: pino({ level: 'info' }, sink), lines };
-}
 
 async function run(accessLog: boolean) {
   const upstream = await startUpstream('x');
-  const { logger, lines } = capturingLogger();
+  const { logger, lines } = capturingLogger('info');
   const doc = testConfigDoc(
     { ac: { blue: [upstream.url], green: [upstream.url] } },
     { server: { accessLog } },

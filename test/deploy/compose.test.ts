@@ -11,7 +11,8 @@ import { Ajv } from 'ajv';
 import { parse as parseYaml } from 'yaml';
 import type { Gateway } from '../../gateway/gateway.js';
 import { startTestGateway } from '../helpers/gateway.js';
-import { closedPort, startUpstream, type TestUpstream } from '../helpers/upstream.js';
+import { freePort } from '../helpers/ports.js';
+import { startUpstream, type TestUpstream } from '../helpers/upstream.js';
 import { DOCKER, REPO } from './helpers.js';
 
 const COMPOSE_FILE = join(DOCKER, 'docker-compose.prod.yml');
@@ -325,7 +326,7 @@ describe('the health checks, run for real', () => {
     const port = new URL(gateway.dataUrl).port;
     assert.equal(await exec([process.execPath, ...argv.slice(1)], { GATEWAY_PORT: port }), 0);
     assert.equal(
-      await exec([process.execPath, ...argv.slice(1)], { GATEWAY_PORT: String(await closedPort()) }),
+      await exec([process.execPath, ...argv.slice(1)], { GATEWAY_PORT: String(await freePort()) }),
       1,
     );
   });

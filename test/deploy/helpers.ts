@@ -2,7 +2,7 @@
 // free loopback ports, and rendering the production nginx configuration for a test prefix.
 import { execFile, spawn } from 'node:child_process';
 import { accessSync, constants, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { createServer, connect as netConnect } from 'node:net';
+import { connect as netConnect } from 'node:net';
 import { delimiter, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -46,14 +46,7 @@ export function run(
   });
 }
 
-export async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
-  const address = server.address();
-  const port = typeof address === 'object' && address ? address.port : 0;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
+export { freePort } from '../helpers/ports.js';
 
 /** Resolves once something accepts TCP connections on 127.0.0.1:port; rejects after `timeoutMs`. */
 export async function waitForPort(port: number, timeoutMs = 5000): Promise<void> {
@@ -69,15 +62,6 @@ export async function waitForPort(port: number, timeoutMs = 5000): Promise<void>
     if (ok) return;
     if (Date.now() > deadline) throw new Error(`nothing listens on 127.0.0.1:${port} after ${timeoutMs} ms`);
     await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
-/** Polls `check` every 20 ms until it returns true; rejects after `timeoutMs`. */
-export async function waitFor(check: () => boolean, timeoutMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
   }
 }
 

@@ -13,6 +13,7 @@ import { connect as tlsConnect } from 'node:tls';
 import type { Gateway } from '../../gateway/gateway.js';
 import { startTestGateway } from '../helpers/gateway.js';
 import { startUpstream, type TestUpstream } from '../helpers/upstream.js';
+import { waitFor } from '../helpers/wait.js';
 import {
   findBinary,
   freePort,
@@ -22,7 +23,6 @@ import {
   run,
   selfSignedCert,
   startNginx,
-  waitFor,
 } from './helpers.js';
 
 const NGINX = findBinary('nginx', ['/usr/sbin/nginx']);
@@ -229,9 +229,9 @@ describe('nginx in front of two gateway replicas', { skip }, () => {
         req.write(chunk);
         // With request buffering, nothing would reach the service before the whole body had arrived.
         await waitFor(
+          'the first bytes to reach the service while the upload is open',
           () => uploadReceived > 0,
           5000,
-          'the first bytes to reach the service while the upload is open',
         );
         for (let sent = chunk.length; sent < total; sent += chunk.length) {
           if (!req.write(chunk)) await new Promise<void>((r) => req.once('drain', () => r()));

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { parseDuration, parseRateLimitConfig } from '../../gateway/ratelimit/config.js';
+import { parseDuration } from '../../gateway/config/duration.js';
+import { parseRateLimitConfig } from '../../gateway/ratelimit/config.js';
 
 describe('rate limit configuration', () => {
   test('an empty section gives the documented defaults', () => {
@@ -74,7 +75,7 @@ describe('rate limit configuration', () => {
       'rateLimit.limits[1].failMode:',
       'rateLimit.limits[2].limit: the log algorithm keeps one entry per request',
       'rateLimit.limits[3].name:',
-      'rateLimit.limits[3]: Unrecognized key',
+      'rateLimit.limits[3]: unknown field(s) extra',
     ]) {
       assert.ok(message.includes(expected), `missing "${expected}" in:\n${message}`);
     }

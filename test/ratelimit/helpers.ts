@@ -1,13 +1,15 @@
+export { capturingLogger } from '../helpers/logger.js';
+export { metricValue } from '../helpers/metrics.js';
+export { freePort } from '../helpers/ports.js';
+export { waitFor } from '../helpers/wait.js';
+
 // Shared by the rate-limit tests: real Redis servers, unique key prefixes, request contexts.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { createServer } from 'node:net';
-import { Writable } from 'node:stream';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
-import { type Logger, pino } from 'pino';
 import type { RequestContext } from '../../gateway/core/types.js';
 import { requestContext } from '../helpers/context.js';
+import { waitFor } from '../helpers/wait.js';
 
 export const SHARED_REDIS = { host: '127.0.0.1', port: 6379 };
 
@@ -27,26 +29,6 @@ export async function deleteKeys(redis: Redis, prefix: string): Promise<void> {
 }
 
 /** Polls `check` every few ms until it is true; fails after `timeoutMs`. */
-export async function waitFor(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 5_000) {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(10);
-  }
-}
-
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address !== null ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
-}
-
 /** A redis-server of the test's own, which it may kill, freeze and restart without disturbing others. */
 export class OwnRedis {
   private child: ChildProcess | null = null;
@@ -106,18 +88,6 @@ export class OwnRedis {
   }
 }
 
-/** A pino logger that keeps its lines, so tests can count what was logged. */
-export function capturingLogger(): { logger: Logger; lines: Array<Record<string, unknown>> } {
-  const lines: Array<Record<string, unknown>> = [];
-  const stream = new Writable({
-    write(chunk, _enc, done) {
-      for (const line of String(chunk).split('\n')) if (line !== '') lines.push(JSON.parse(line));
-      done();
-    },
-  });
-  return { logger: pino({ level: 'debug' }, stream), lines };
-}
-
 export function makeCtx(over: Partial<RequestContext> = {}): RequestContext {
   return requestContext({
     headers: {},
@@ -126,17 +96,4 @@ export function makeCtx(over: Partial<RequestContext> = {}): RequestContext {
     rest: '/v1/things',
     ...over,
   });
-}
-
-/** The value of one series of a counter or gauge, 0 when absent. */
-export async function metricValue(
-  registry: import('prom-client').Registry,
-  name: string,
-  labels: Record<string, string> = {},
-): Promise<number> {
-  const metric = registry.getSingleMetric(name);
-  if (metric === undefined) return 0;
-  const { values } = await metric.get();
-  const match = values.find((v) => Object.entries(labels).every(([k, val]) => v.labels[k] === val));
-  return match?.value ?? 0;
 }

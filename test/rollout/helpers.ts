@@ -69,13 +69,3 @@ export class TestWeightStore implements WeightStore {
   }
   async close(): Promise<void> {}
 }
-
-/** Polls `check` until it returns true; fails after `timeoutMs` (every wait in these tests is bounded). */
-export async function waitFor(check: () => boolean | Promise<boolean>, timeoutMs = 3000, what = 'condition') {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (await check()) return;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}

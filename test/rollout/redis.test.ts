@@ -11,7 +11,7 @@ import { LiveWindows } from '../../rollout/live-windows.js';
 import { DEFAULT_PARAMS } from '../../rollout/params.js';
 import { RedisRolloutStore } from '../../rollout/redis-rollout-store.js';
 import { RedisWeightStore } from '../../rollout/redis-weight-store.js';
-import { waitFor } from './helpers.js';
+import { waitFor } from '../helpers/wait.js';
 
 const REDIS_URL = 'redis://127.0.0.1:6379';
 const prefix = `test:rollout:${randomUUID()}:`;
@@ -56,10 +56,10 @@ describe('rollout on the real Redis', () => {
         const written = await a.set('ac', { green: 25 });
         assert.deepEqual(written, { green: 25, stable: 'blue', revision: 1 });
         assert.equal(a.get('ac').green, 25, 'the writer sees its own write at once');
-        await waitFor(() => b.get('ac').green === 25, 1000, 'the pub/sub message');
+        await waitFor('the pub/sub message', () => b.get('ac').green === 25, 1000);
         assert.deepEqual(seen, ['ac:25']);
         await b.set('ac', { green: 100, stable: 'green' });
-        await waitFor(() => a.get('ac').stable === 'green', 1000, 'the stable colour');
+        await waitFor('the stable colour', () => a.get('ac').stable === 'green', 1000);
         assert.throws(() => a.get('nope'), /unknown service/);
         await assert.rejects(a.set('ac', { green: 101 }), RangeError);
       } finally {
@@ -79,7 +79,7 @@ describe('rollout on the real Redis', () => {
         // A write that published nothing (as if the message was lost).
         const key = rolloutKeys(`${prefix}heal:`).weights('fv');
         await admin.hset(key, 'green', '75', 'revision', '42');
-        await waitFor(() => store.get('fv').green === 75, 2000, 'the re-read');
+        await waitFor('the re-read', () => store.get('fv').green === 75, 2000);
         assert.equal(store.get('fv').revision, 42);
       } finally {
         await store.close();
@@ -138,8 +138,8 @@ describe('rollout on the real Redis', () => {
         assert.equal(b.isLeader(), false);
         // a is cut off from Redis: it stops believing it leads by its own deadline, b takes over.
         redisA.disconnect();
-        await waitFor(() => !a.isLeader(), 1000, 'a to give up');
-        await waitFor(() => b.isLeader(), 2000, 'b to take over');
+        await waitFor('a to give up', () => !a.isLeader(), 1000);
+        await waitFor('b to take over', () => b.isLeader(), 2000);
         assert.ok(b.fence()! > first, 'the fencing token increases with every acquisition');
         assert.deepEqual(changes, [`a:true:${first}`, 'a:false:null']);
       } finally {

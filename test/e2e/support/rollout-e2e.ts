@@ -9,7 +9,7 @@ import type { AuditEntry } from '../../../gateway/admin/audit-log.js';
 import type { RolloutStatus } from '../../../rollout/manager.js';
 import type { WindowSummary } from '../../../rollout/window-counts.js';
 import { ADMIN_AUTH, type ServiceSpec } from '../../helpers/gateway.js';
-import { freePort } from '../../helpers/process.js';
+import { freePort } from '../../helpers/ports.js';
 
 export const REDIS_URL = 'redis://127.0.0.1:6379';
 
@@ -190,30 +190,7 @@ export async function admin<T = AdminJson>(
   return { status: res.status, json: (text === '' ? null : JSON.parse(text)) as T, headers: res.headers };
 }
 
-/** Polls `check` until it returns a truthy value, which it returns; fails after `timeoutMs`. */
-export async function waitFor<T>(
-  what: string,
-  check: () => T | Promise<T>,
-  timeoutMs = 10_000,
-  everyMs = 25,
-): Promise<NonNullable<T>> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const value = await check();
-      if (value) return value as NonNullable<T>;
-    } catch (error) {
-      last = error;
-    }
-    if (Date.now() > deadline) {
-      throw new Error(
-        `timed out after ${timeoutMs} ms waiting for ${what}${last ? ` (last error: ${(last as Error).message})` : ''}`,
-      );
-    }
-    await sleep(everyMs);
-  }
-}
+export { waitFor } from '../../helpers/wait.js';
 
 /** The rollout status of a service (GET /admin/services/:name/rollout). */
 export async function rolloutStatus(adminUrl: string, service: string): Promise<RolloutStatus> {
