@@ -28,7 +28,24 @@ if (files.length === 0) {
 const concurrency = process.env.TEST_CONCURRENCY ?? '2';
 const child = spawn(
   process.execPath,
-  ['--import', 'tsx', '--test', `--test-concurrency=${concurrency}`, '--test-reporter=spec', ...files],
+  [
+    '--import',
+    'tsx',
+    '--test',
+    `--test-concurrency=${concurrency}`,
+    // A test that hangs fails after 3 minutes instead of holding CI until its own limit.
+    '--test-timeout=180000',
+    '--test-reporter=spec',
+    ...files,
+  ],
   { cwd: root, stdio: 'inherit' },
 );
+// A test file that leaks a child process never exits, and the runner would wait for it for ever.
+const watchdogMinutes = Number(process.env.TEST_WATCHDOG_MINUTES ?? 25);
+const watchdog = setTimeout(() => {
+  console.error(`\nrun-tests: still running after ${watchdogMinutes} minutes; stopping the run as failed`);
+  child.kill('SIGKILL');
+  process.exit(1);
+}, watchdogMinutes * 60_000);
+watchdog.unref();
 child.on('exit', (code, signal) => process.exit(signal ? 1 : (code ?? 1)));

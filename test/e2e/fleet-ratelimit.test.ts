@@ -34,11 +34,18 @@ async function pair(limit: Record<string, unknown>) {
       limits: [{ name: 'shared', failMode: 'closed', ...limit }],
     },
   };
-  const [a, b] = await Promise.all([
+  const started = await Promise.allSettled([
     startReplica({ prefix, service: SERVICE, extra }),
     startReplica({ prefix, service: SERVICE, extra }),
   ]);
-  processes.push(a, b);
+  // Whatever started is stopped by the after() hook, even when its twin failed to start.
+  for (const result of started) if (result.status === 'fulfilled') processes.push(result.value);
+  const failed = started.find((result) => result.status === 'rejected');
+  if (failed) throw failed.reason;
+  const [a, b] = started.map((result) => (result as PromiseFulfilledResult<GatewayProcess>).value) as [
+    GatewayProcess,
+    GatewayProcess,
+  ];
   return { a, b };
 }
 

@@ -5,7 +5,6 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { stringify } from 'yaml';
 import { ADMIN_TOKEN, type ServiceSpec, testConfigDoc } from './gateway.js';
-import { freePort } from './ports.js';
 
 export interface GatewayProcess {
   readonly child: ChildProcess;
@@ -17,14 +16,15 @@ export interface GatewayProcess {
   stop(signal?: NodeJS.Signals): Promise<number | string>;
 }
 
-/** Runs `acgs-gateway start --config <file>` as a real child process (as an operator would). */
+/**
+ * Runs `acgs-gateway start --config <file>` as a real child process (as an operator would), on ports the
+ * kernel picks (0): the addresses are read from the start banner, so no parallel test can take them first.
+ */
 export async function spawnGateway(
   services: Record<string, ServiceSpec>,
   extra: Record<string, unknown> = {},
   env: NodeJS.ProcessEnv = {},
 ): Promise<GatewayProcess> {
-  const dataPort = await freePort();
-  const adminPort = await freePort();
   const doc = testConfigDoc(services, extra);
   (doc.logging as { level: string }).level = 'warn';
   const file = join(mkdtempSync(join(tmpdir(), 'acgs-proc-')), 'gateway.yaml');
@@ -33,8 +33,8 @@ export async function spawnGateway(
     env: {
       ...process.env,
       ADMIN_TOKENS: `ops:${ADMIN_TOKEN}`,
-      GATEWAY_PORT: String(dataPort),
-      ADMIN_PORT: String(adminPort),
+      GATEWAY_PORT: '0',
+      ADMIN_PORT: '0',
       ...env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -49,11 +49,15 @@ export async function spawnGateway(
   const exited = new Promise<number | string>((resolve) =>
     child.once('exit', (code, signal) => resolve(code ?? signal ?? -1)),
   );
-  const dataUrl = `http://127.0.0.1:${dataPort}`;
   const deadline = Date.now() + 20_000;
+  let dataUrl = '';
+  let adminUrl = '';
   for (;;) {
     if (child.exitCode !== null) throw new Error(`gateway exited early (${child.exitCode}):\n${output}`);
+    dataUrl ||= /data plane\s+(http:\/\/\S+)/.exec(output)?.[1] ?? '';
+    adminUrl ||= /admin plane\s+(http:\/\/\S+)/.exec(output)?.[1] ?? '';
     try {
+      if (dataUrl === '' || adminUrl === '') throw new Error('no banner yet');
       const res = await fetch(`${dataUrl}/healthz`);
       if (res.ok) break;
     } catch {}
@@ -66,7 +70,7 @@ export async function spawnGateway(
   return {
     child,
     dataUrl,
-    adminUrl: `http://127.0.0.1:${adminPort}`,
+    adminUrl,
     output: () => output,
     exited,
     async stop(signal: NodeJS.Signals = 'SIGTERM') {

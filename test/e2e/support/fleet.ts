@@ -17,12 +17,22 @@ export interface FleetOptions {
  * the service (name, prefix, demo behaviour) is the same everywhere, as in a real fleet.
  */
 export async function startReplica(options: FleetOptions): Promise<GatewayProcess> {
-  const services: Record<string, ServiceSpec> = { [options.service]: await demoService(options.green ?? {}) };
-  return spawnGateway(services, {
-    demo: { enabled: true },
-    redis: { url: REDIS_URL, keyPrefix: options.prefix },
-    ...options.extra,
-  });
+  // The demo upstreams' ports are picked free before the start; a parallel test may take one in between,
+  // so such a start is retried on new ports.
+  for (let attempt = 1; ; attempt++) {
+    const services: Record<string, ServiceSpec> = {
+      [options.service]: await demoService(options.green ?? {}),
+    };
+    try {
+      return await spawnGateway(services, {
+        demo: { enabled: true },
+        redis: { url: REDIS_URL, keyPrefix: options.prefix },
+        ...options.extra,
+      });
+    } catch (err) {
+      if (attempt >= 3 || !/EADDRINUSE/.test((err as Error).message)) throw err;
+    }
+  }
 }
 
 /** The leader lease of a prefix: `hostname:pid:random` of the replica that holds it, or null. */
