@@ -15,7 +15,8 @@ Options:
 Environment: GATEWAY_PORT, ADMIN_PORT, ADMIN_HOST, ADMIN_TOKENS (name:token,...), REDIS_URL,
 TRUSTED_PROXIES, LOG_LEVEL, JWT_SECRET, JWT_PUBLIC_KEY, JWKS_URL, JWT_ISSUER, JWT_AUDIENCE,
 POLICY_BUNDLE, POLICY_VERIFICATION_KEY (see config/env/*.env.example).
-Exit codes: 0 after a clean shutdown, 2 for an invalid configuration, 1 for other start failures.`;
+Exit codes: 0 after a clean shutdown, 2 for an invalid configuration, 1 for other start failures,
+70 after a fatal unhandled error (logged with its stack; the gateway drains first).`;
 
 export async function runStart(argv: string[]): Promise<number> {
   const { values } = parse(argv, { config: { type: 'string', short: 'c' } }, false);
@@ -54,7 +55,34 @@ export async function runStart(argv: string[]): Promise<number> {
     };
     process.once('SIGTERM', stop);
     process.once('SIGINT', stop);
+    installFatalHandlers(gateway, resolve);
   });
+}
+
+/** Exit code after an error nothing handled (EX_SOFTWARE): a supervisor restarts the replica. */
+const EXIT_FATAL = 70;
+
+/**
+ * The last line of defence. A request's own errors are answered 500 by the data plane; an error that
+ * escapes everything else leaves the process in an unknown state, so it is logged with its stack, the
+ * gateway drains what it can (bounded by its drain timeout), and the process exits non-zero. Never
+ * swallowed: a silent survivor would hide the defect and keep serving from a broken state.
+ */
+function installFatalHandlers(gateway: Gateway, resolve: (code: number) => void): void {
+  let fatal = false;
+  const onFatal = (err: unknown, origin: string) => {
+    gateway.logger.fatal({ err, origin }, 'fatal: unhandled error; draining and exiting');
+    if (fatal) return;
+    fatal = true;
+    const exit = () => {
+      resolve(EXIT_FATAL);
+      process.exit(EXIT_FATAL);
+    };
+    setTimeout(exit, gateway.config.server.drainTimeout + 2000).unref();
+    gateway.shutdown('fatal error').then(exit, exit);
+  };
+  process.on('uncaughtException', (err) => onFatal(err, 'uncaughtException'));
+  process.on('unhandledRejection', (reason) => onFatal(reason, 'unhandledRejection'));
 }
 
 function printBanner(gateway: Gateway): void {

@@ -13,8 +13,11 @@ import { registerServiceRoutes } from './admin/service-routes.js';
 import type { ResolvedConfig } from './config/load.js';
 import type { Closeable } from './core/types.js';
 import { type DemoUpstream, startDemoUpstreams, stopDemoUpstreams } from './demo/demo-upstreams.js';
+import { isTrusted, normalizeAddress } from './identity/client-address.js';
+import { reservedHeaderNames } from './identity/request-headers.js';
 import { GatewayMetrics } from './metrics/gateway-metrics.js';
 import { answerClientError } from './pipeline/client-errors.js';
+import { applyConnectionLimits } from './pipeline/connection-limits.js';
 import { DataPlane, type ReadinessCheck } from './pipeline/data-plane.js';
 import { Forwarder } from './proxy/forwarder.js';
 import { ServiceRuntime } from './proxy/service-runtime.js';
@@ -99,8 +102,9 @@ export async function startGateway(config: ResolvedConfig, options: GatewayOptio
     const forwarder = new Forwarder({
       metrics,
       recorder: windows,
+      logger,
       maxBodyBytes: config.server.maxBodyBytes,
-      identityHeaders,
+      keepEscapedSlashes: config.server.escapedSlashes === 'keep',
       sendError: (res, ctx, error, color) => plane!.sendError(res, ctx, error, color),
     });
     plane = new DataPlane({
@@ -110,21 +114,41 @@ export async function startGateway(config: ResolvedConfig, options: GatewayOptio
       weights,
       stages,
       forwarder,
+      headerRules: {
+        underscores: config.server.headersWithUnderscores,
+        reserved: reservedHeaderNames(identityHeaders),
+      },
       metrics,
       logger,
       readiness,
     });
 
+    const { requestTimeout, headersTimeout } = config.server;
     const server = createServer(
       {
         maxHeaderSize: config.server.maxHeaderBytes,
-        requestTimeout: config.server.requestTimeout,
-        headersTimeout: Math.min(60_000, config.server.requestTimeout || 60_000),
+        requestTimeout,
+        // node refuses a headersTimeout above a non-zero requestTimeout.
+        headersTimeout: requestTimeout > 0 ? Math.min(headersTimeout, requestTimeout) : headersTimeout,
         keepAliveTimeout: config.server.keepAliveTimeout,
+        // node checks the two timeouts above only this often (default 30 s): a slow client would hold its
+        // connection up to 30 s past its deadline.
+        connectionsCheckingInterval: 1000,
       },
       plane.handle,
     );
+    server.on('checkContinue', plane.handleExpectContinue);
     server.on('clientError', answerClientError);
+    applyConnectionLimits(
+      server,
+      {
+        maxConnections: config.server.maxConnections,
+        perClient: config.server.maxConnectionsPerClient,
+        exempt: (peer) => config.server.trustedProxies.length > 0 && isTrusted(config.trustedProxies, peer),
+        normalize: normalizeAddress,
+      },
+      metrics,
+    );
     await listen(server, config.server.port, config.server.host);
 
     // With no ADMIN_TOKENS (allowed only on a loopback admin address) a one-off token is made and printed,

@@ -82,8 +82,33 @@ export const configSchema = z.strictObject({
         .int()
         .min(1024)
         .default(16 * 1024),
-      /** Time allowed to receive a whole client request (headers and body). */
-      requestTimeout: duration(0).default(300_000),
+      /**
+       * Time allowed to receive a whole client request (headers and body); 0 turns it off. Enforced within
+       * about a second (the server checks its connections every second, not node's default 30 s).
+       */
+      requestTimeout: duration(0).default(120_000),
+      /** Time allowed to receive the request line and headers (slowloris); at most requestTimeout. */
+      headersTimeout: duration(1).default(10_000),
+      /** Open client connections the data plane accepts at once; further ones are closed at accept. */
+      maxConnections: z.number().int().min(1).default(10_000),
+      /**
+       * Open connections one client address may hold; 0 = no cap. Trusted proxies (nginx in front) are
+       * exempt: they carry many clients over their connections.
+       */
+      maxConnectionsPerClient: z.number().int().min(0).default(256),
+      /**
+       * Request header names containing '_': nginx ignores them by default (underscores_in_headers off)
+       * because CGI-style servers map '_' and '-' to the same variable, which lets `x-acgs_sub` pose as
+       * `x-acgs-sub`. drop (default): removed before the policy and the upstream see the request;
+       * reject: 400; allow: forwarded (identity headers are still stripped in either spelling).
+       */
+      headersWithUnderscores: z.enum(['drop', 'reject', 'allow']).default('drop'),
+      /**
+       * `%2F` and `%5C` in a path (Envoy's path_with_escaped_slashes_action). reject (default): 400;
+       * unescape: decoded to '/' before routing, so router, policy and upstream all see a separator;
+       * keep: kept encoded inside its segment, seen as `%2F` by router and policy, forwarded as `%2F`.
+       */
+      escapedSlashes: z.enum(['reject', 'unescape', 'keep']).default('reject'),
       keepAliveTimeout: duration(0).default(65_000),
       /** On SIGTERM, how long in-flight requests may take to finish before the process exits anyway. */
       drainTimeout: duration(0).default(15_000),

@@ -25,6 +25,19 @@ export interface RequestContext {
   readonly clientIp: string;
   /** The socket peer address (the proxy in front of us, if any). */
   readonly peerIp: string;
+  /** Whether the peer is a configured trusted proxy (then its X-Forwarded-* and Forwarded are believed). */
+  readonly peerTrusted: boolean;
+  /**
+   * The client's header lines that travel upstream, flat [name, value, ...] in arrival order, every value of
+   * a repeated header included: no hop-by-hop, forwarding or identity headers. The policy sees these.
+   */
+  readonly clientHeaders: readonly string[];
+  /** The client sent `Expect: 100-continue`: the proxy sends `100 Continue` just before it forwards. */
+  readonly expectContinue: boolean;
+  /** Set when the client closed the connection before its response was complete (counted as 499). */
+  clientGone: boolean;
+  /** Cancels the upstream request in flight, if any; the data plane calls it when the client leaves. */
+  upstreamAbort: { abort(): void } | null;
   /** Canonical path: percent-decoded once, dot-segments removed, `//` collapsed. Always starts with '/'. */
   readonly path: string;
   /** The raw query string without '?', '' when none. */

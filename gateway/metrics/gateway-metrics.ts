@@ -1,7 +1,15 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import { COLORS, type Color } from '../core/types.js';
 
-const STATUS_CLASSES = ['1xx', '2xx', '3xx', '4xx', '5xx'] as const;
+/** '499' is nginx's "client closed request": the client left before the response was complete. */
+const STATUS_CLASSES = ['1xx', '2xx', '3xx', '4xx', '5xx', '499'] as const;
+const CLIENT_CLOSED = 5;
+
+/** Index into STATUS_CLASSES for a status code; 499 has its own class so aborts never look like 4xx answers. */
+function classIndex(status: number): number {
+  if (status === 499) return CLIENT_CLOSED;
+  return Math.min(Math.max(Math.floor(status / 100), 1), 5) - 1;
+}
 
 /** Request-duration buckets in seconds: sub-millisecond proxying up to slow upstreams. */
 const DURATION_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
@@ -14,6 +22,7 @@ export type UpstreamErrorKind =
   | 'body_timeout'
   | 'breaker_open'
   | 'dns'
+  | 'protocol'
   | 'other';
 
 interface ServiceChildren {
@@ -31,6 +40,9 @@ export class GatewayMetrics {
   readonly #duration: Histogram<'service' | 'color'>;
   readonly #upstreamErrors: Counter<'service' | 'color' | 'kind'>;
   readonly #rejections: Counter<'code'>;
+  readonly #received: Counter;
+  readonly #ended: { inc(): void }[];
+  readonly #refusedConnections: Counter<'reason'>;
   readonly breakerState: Gauge<'service' | 'color' | 'upstream'>;
   readonly weight: Gauge<'service' | 'color'>;
   readonly #children = new Map<string, ServiceChildren>();
@@ -63,6 +75,24 @@ export class GatewayMetrics {
       labelNames: ['code'],
       registers: [registry],
     });
+    this.#received = new Counter({
+      name: 'acgs_http_requests_received_total',
+      help: 'Every request the data plane received (health checks and gateway-made answers included)',
+      registers: [registry],
+    });
+    const ended = new Counter({
+      name: 'acgs_http_responses_total',
+      help: 'Every received request once it ended, by status class; 499 = the client left before the response was complete',
+      labelNames: ['class'],
+      registers: [registry],
+    });
+    this.#ended = STATUS_CLASSES.map((cls) => ended.labels(cls));
+    this.#refusedConnections = new Counter({
+      name: 'acgs_connections_refused_total',
+      help: 'Client connections closed at accept: max_connections or per_client cap reached',
+      labelNames: ['reason'],
+      registers: [registry],
+    });
     this.breakerState = new Gauge({
       name: 'acgs_circuit_breaker_state',
       help: 'Circuit breaker state per upstream: 0 closed, 1 half-open, 2 open',
@@ -91,9 +121,21 @@ export class GatewayMetrics {
   observeRequest(service: string, color: Color, status: number, seconds: number): void {
     const children = this.#children.get(service);
     if (!children) return;
-    const cls = Math.min(Math.max(Math.floor(status / 100), 1), 5) - 1;
-    children.requests[color][cls]!.inc();
+    children.requests[color][classIndex(status)]!.inc();
     children.duration[color].observe(seconds);
+  }
+
+  requestReceived(): void {
+    this.#received.inc();
+  }
+
+  /** Once per received request, when it ended: its status, or 499 when the client left first. */
+  requestEnded(status: number): void {
+    this.#ended[classIndex(status)]!.inc();
+  }
+
+  connectionRefused(reason: 'max_connections' | 'per_client'): void {
+    this.#refusedConnections.labels(reason).inc();
   }
 
   upstreamError(service: string, color: Color, kind: UpstreamErrorKind): void {

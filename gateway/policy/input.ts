@@ -1,6 +1,5 @@
 // The policy input document (policies/README.md). Built once per request from the RequestContext;
 // only what the policy reads is copied, and the query string is parsed here exactly once.
-import type { IncomingHttpHeaders } from 'node:http';
 import type { Claims, Color, RequestContext } from '../core/types.js';
 
 export interface PolicyInput {
@@ -11,8 +10,11 @@ export interface PolicyInput {
   readonly segments: readonly string[];
   /** Query parameters, name → every value in order. */
   readonly query: Readonly<Record<string, string[]>>;
-  /** Lower-cased request headers without credentials (authorization, proxy-authorization, cookie). */
-  readonly headers: Readonly<Record<string, string | string[]>>;
+  /**
+   * Lower-cased request headers as the upstream will receive them (ctx.clientHeaders), without credentials
+   * (authorization, cookie); a repeated header's values joined with ', ' so none escapes the policy.
+   */
+  readonly headers: Readonly<Record<string, string>>;
   readonly client_ip: string;
   readonly claims: Claims | null;
   readonly service: string | null;
@@ -38,7 +40,7 @@ export function buildPolicyInput(ctx: RequestContext): PolicyInput {
     path: ctx.path,
     segments: splitSegments(ctx.path),
     query: ctx.query === '' ? NO_QUERY : parseQuery(ctx.query),
-    headers: policyHeaders(ctx.headers),
+    headers: policyHeaders(ctx.clientHeaders),
     client_ip: ctx.clientIp,
     claims: ctx.claims,
     service: ctx.service,
@@ -65,11 +67,14 @@ export function parseQuery(query: string): Record<string, string[]> {
   return out;
 }
 
-export function policyHeaders(headers: IncomingHttpHeaders): Record<string, string | string[]> {
-  const out: Record<string, string | string[]> = Object.create(null);
-  for (const name in headers) {
-    const value = headers[name];
-    if (value !== undefined && !STRIPPED_HEADERS.has(name)) out[name] = value;
+export function policyHeaders(lines: readonly string[]): Record<string, string> {
+  const out: Record<string, string> = Object.create(null);
+  for (let i = 0; i < lines.length; i += 2) {
+    const name = lines[i]!.toLowerCase();
+    if (STRIPPED_HEADERS.has(name)) continue;
+    const value = lines[i + 1]!;
+    const prior = out[name];
+    out[name] = prior === undefined ? value : `${prior}, ${value}`;
   }
   return out;
 }

@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Logger } from 'pino';
 import type { Dispatcher } from 'undici';
 import { Errors, GatewayError } from '../core/errors.js';
 import { type Color, otherColor, type RequestContext } from '../core/types.js';
@@ -9,17 +10,20 @@ import { clientResponseHeaders, upstreamRequestHeaders } from './headers.js';
 import type { OutcomeRecorder } from './outcome.js';
 import { relayBody } from './relay-body.js';
 import type { ServiceRuntime } from './service-runtime.js';
-import type { Upstream } from './upstream.js';
+import { UpstreamAbort } from './upstream-abort.js';
 import { classifyUpstreamError, errorSpecFor, isRetryable } from './upstream-errors.js';
 
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE']);
 
+function noop(): void {}
+
 export interface ForwarderOptions {
   readonly metrics: GatewayMetrics;
   readonly recorder: OutcomeRecorder;
+  readonly logger: Logger;
   readonly maxBodyBytes: number;
-  /** Identity header names only the auth stage may set; stripped from every client request. */
-  readonly identityHeaders: ReadonlySet<string>;
+  /** server.escapedSlashes is 'keep': the canonical path's '%' escapes go out as they are. */
+  readonly keepEscapedSlashes: boolean;
   /** Called with a gateway-made answer (error JSON) when proxying fails before the response started. */
   readonly sendError: (
     res: ServerResponse,
@@ -28,6 +32,9 @@ export interface ForwarderOptions {
     color: Color | null,
   ) => void;
 }
+
+/** Who a failed forward is blamed on: the upstream's colour (live window, breaker) or nobody. */
+type Blame = 'upstream' | 'none';
 
 /** Sends one request to an upstream of the chosen colour, with one retry, failover and breakers. */
 export class Forwarder {
@@ -43,7 +50,6 @@ export class Forwarder {
     ctx: RequestContext,
     service: ServiceRuntime,
     chosen: Color,
-    peerTrusted: boolean,
   ): Promise<void> {
     let color = chosen;
     let upstream = service.pools[color].pick();
@@ -52,7 +58,7 @@ export class Forwarder {
       upstream = service.pools[color].pick();
     }
     if (upstream === null) {
-      this.#fail(res, ctx, service, chosen, new GatewayError(Errors.UPSTREAM_UNAVAILABLE), false);
+      this.#fail(res, ctx, service, chosen, new GatewayError(Errors.UPSTREAM_UNAVAILABLE), 'upstream');
       return;
     }
 
@@ -64,20 +70,21 @@ export class Forwarder {
         req.headers['content-length'] === undefined ? req.pipe(new BodyLimit(this.#opts.maxBodyBytes)) : req;
     }
     const canRetry = !hasBody && IDEMPOTENT.has(ctx.method);
-    const restAndQuery = encodePathForWire(ctx.rest) + (ctx.query === '' ? '' : `?${ctx.query}`);
+    const restAndQuery =
+      encodePathForWire(ctx.rest, this.#opts.keepEscapedSlashes) + (ctx.query === '' ? '' : `?${ctx.query}`);
+    // The client asked to be told before it sends its body: everything that could refuse the request has
+    // run, so this is the moment (RFC 9110 §10.1.1). The upstream never sees the Expect header.
+    if (ctx.expectContinue && hasBody) res.writeContinue();
 
+    const abort = new UpstreamAbort();
+    ctx.upstreamAbort = abort;
     let attempt = upstream;
     for (let tries = 0; ; tries++) {
-      const headers = upstreamRequestHeaders(
-        req.rawHeaders,
-        ctx,
-        color,
-        peerTrusted,
-        this.#opts.identityHeaders,
-      );
+      const headers = upstreamRequestHeaders(ctx, color);
       const target = attempt;
+      let response: Dispatcher.ResponseData;
       try {
-        const response = await target.call(() =>
+        response = await target.call(() =>
           target.pool.request({
             path: target.basePath + restAndQuery,
             method: ctx.method as Dispatcher.HttpMethod,
@@ -85,34 +92,55 @@ export class Forwarder {
             body: body as Dispatcher.DispatchOptions['body'],
             headersTimeout: service.timeouts.headers,
             bodyTimeout: service.timeouts.body,
+            signal: abort,
           }),
         );
-        this.#relay(res, ctx, service, color, response);
-        return;
       } catch (err) {
+        if (ctx.clientGone) {
+          // The client left (during the upload or while we waited): its request ends as a 499 and costs
+          // the upstream nothing; the abort signal has already freed the connection.
+          ctx.color = color;
+          this.#opts.metrics.observeRequest(service.name, color, 499, elapsedMs(ctx) / 1000);
+          return;
+        }
         if (
           err instanceof PayloadTooLargeError ||
           (err as { cause?: unknown }).cause instanceof PayloadTooLargeError
         ) {
           req.unpipe();
-          this.#fail(res, ctx, service, color, new GatewayError(Errors.PAYLOAD_TOO_LARGE), false);
+          res.shouldKeepAlive = false; // the rest of the body is unread: the connection cannot be reused
+          this.#fail(res, ctx, service, color, new GatewayError(Errors.PAYLOAD_TOO_LARGE), 'none');
           return;
         }
-        if (res.destroyed) return; // the client went away: nobody to answer (req.destroyed only means its body was read)
         const kind = classifyUpstreamError(err);
+        if (kind === 'other') {
+          // Not a failure we know from upstreams: ours until proven otherwise, so nobody's colour pays.
+          this.#opts.logger.error(
+            { err, requestId: ctx.id, service: service.name, upstream: target.url },
+            'unexpected error forwarding a request',
+          );
+          if (body !== null) res.shouldKeepAlive = false;
+          this.#fail(res, ctx, service, color, new GatewayError(Errors.INTERNAL), 'none');
+          return;
+        }
         this.#opts.metrics.upstreamError(service.name, color, kind);
         // A breaker that opened between pick and call never sent anything, so even a POST may go elsewhere.
         const retry = kind === 'breaker_open' || (canRetry && isRetryable(err));
         if (tries === 0 && retry) {
-          const next = service.pools[color].pick(target);
+          // A reset on a reused keep-alive connection (the upstream closed it just as we sent) is worth one
+          // more try even on the same upstream: the pool opens a fresh connection for it.
+          const next = service.pools[color].pick(target) ?? (kind === 'reset' ? target : null);
           if (next !== null) {
             attempt = next;
             continue;
           }
         }
-        this.#fail(res, ctx, service, color, new GatewayError(errorSpecFor(kind)), kind !== 'breaker_open');
+        if (body !== null) res.shouldKeepAlive = false;
+        this.#fail(res, ctx, service, color, new GatewayError(errorSpecFor(kind)), 'upstream');
         return;
       }
+      this.#relay(res, ctx, service, color, response);
+      return;
     }
   }
 
@@ -124,12 +152,24 @@ export class Forwarder {
     response: Dispatcher.ResponseData,
   ): void {
     ctx.color = color;
-    const headers = clientResponseHeaders(response.headers);
-    headers.push('x-request-id', ctx.id, 'x-acgs-color', color);
-    const extra = ctx.responseHeaders;
-    for (let i = 0; i < extra.length; i++) headers.push(extra[i]!);
     const status = response.statusCode;
-    res.writeHead(status, headers);
+    if (!res.destroyed) {
+      const headers = clientResponseHeaders(response.headers);
+      headers.push('x-request-id', ctx.id, 'x-acgs-color', color);
+      const extra = ctx.responseHeaders;
+      for (let i = 0; i < extra.length; i++) headers.push(extra[i]!);
+      try {
+        res.writeHead(status, headers);
+      } catch (err) {
+        // The upstream sent a header node refuses to repeat (invalid characters, bad status): it lied, so
+        // its colour pays, and the client gets a clean 502 instead of a half-written answer.
+        response.body.on('error', noop).destroy();
+        this.#opts.metrics.upstreamError(service.name, color, 'protocol');
+        this.#opts.logger.debug({ err, requestId: ctx.id }, 'upstream response headers refused');
+        this.#fail(res, ctx, service, color, new GatewayError(Errors.BAD_GATEWAY), 'upstream');
+        return;
+      }
+    }
     relayBody(response.body, res, (failure) => {
       const ms = elapsedMs(ctx);
       if (failure === null) {
@@ -142,7 +182,6 @@ export class Forwarder {
         this.#opts.metrics.observeRequest(service.name, color, 502, ms / 1000);
       } else {
         // The client left mid-response (nginx's 499): not the upstream's failure, so not a rollout error.
-        this.#opts.recorder.record(service.name, color, status, ms, false);
         this.#opts.metrics.observeRequest(service.name, color, 499, ms / 1000);
       }
     });
@@ -154,18 +193,13 @@ export class Forwarder {
     service: ServiceRuntime,
     color: Color,
     error: GatewayError,
-    transport: boolean,
+    blame: Blame,
   ): void {
     ctx.color = color;
     const ms = elapsedMs(ctx);
-    this.#opts.recorder.record(service.name, color, error.status, ms, transport || error.status >= 500);
+    if (blame === 'upstream') this.#opts.recorder.record(service.name, color, error.status, ms, true);
     this.#opts.metrics.observeRequest(service.name, color, error.status, ms / 1000);
     this.#opts.sendError(res, ctx, error, color);
-  }
-
-  /** Upstreams whose pools are used, for shutdown. */
-  static upstreamsOf(service: ServiceRuntime): Upstream[] {
-    return [...service.pools.blue.upstreams, ...service.pools.green.upstreams];
   }
 }
 

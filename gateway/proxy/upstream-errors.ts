@@ -5,9 +5,15 @@ function codeOf(err: unknown): string | undefined {
   return typeof err === 'object' && err !== null ? (err as { code?: string }).code : undefined;
 }
 
-/** What went wrong talking to an upstream, for the metrics label. */
+/**
+ * What went wrong talking to an upstream, for the metrics label. 'other' means the failure is not known to
+ * be the upstream's (an invalid argument, a bug of ours): it is answered 500 and never blamed on a colour.
+ */
 export function classifyUpstreamError(err: unknown): UpstreamErrorKind {
-  switch (codeOf(err)) {
+  const code = codeOf(err);
+  // llhttp's parse errors of the upstream's response: it spoke invalid HTTP (or oversized headers).
+  if (code !== undefined && code.startsWith('HPE_')) return 'protocol';
+  switch (code) {
     case 'ECONNREFUSED':
       return 'refused';
     case 'ECONNRESET':
@@ -15,6 +21,14 @@ export function classifyUpstreamError(err: unknown): UpstreamErrorKind {
     case 'UND_ERR_SOCKET':
     case 'UND_ERR_CLOSED':
       return 'reset';
+    case 'UND_ERR_RES_CONTENT_LENGTH_MISMATCH':
+    case 'UND_ERR_RES_EXCEEDED_MAX_SIZE':
+    case 'UND_ERR_INFO':
+    case 'ERR_INVALID_CHAR':
+    case 'ERR_INVALID_HTTP_TOKEN':
+    case 'ERR_HTTP_INVALID_STATUS_CODE':
+    case 'ERR_HTTP_INVALID_HEADER_VALUE':
+      return 'protocol';
     case 'UND_ERR_CONNECT_TIMEOUT':
     case 'ETIMEDOUT':
       return 'connect_timeout';
@@ -32,9 +46,14 @@ export function classifyUpstreamError(err: unknown): UpstreamErrorKind {
   }
 }
 
-/** The answer for the client: 502 for unreachable, 504 for too slow, 503 when the breaker is open. */
+/**
+ * The answer for the client: 502 for unreachable or invalid HTTP, 504 for too slow, 503 when the breaker
+ * is open, 500 when the failure was the gateway's own.
+ */
 export function errorSpecFor(kind: UpstreamErrorKind): ErrorSpec {
   switch (kind) {
+    case 'other':
+      return Errors.INTERNAL;
     case 'connect_timeout':
     case 'headers_timeout':
     case 'body_timeout':

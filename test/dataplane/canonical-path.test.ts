@@ -13,7 +13,7 @@ describe('canonical path', () => {
     ['/api/ac/y/../x', '/api/ac/x'],
     ['/api/ac/../gs/x', '/api/gs/x'],
     ['/api/%61c/x', '/api/ac/x'],
-    ['/api/ac/a%2Fb', '/api/ac/a/b'],
+    ['/api/ac/a%2Fb', null], // escapedSlashes defaults to reject
     ['/api/ac/%2e%2e/gs', '/api/gs'],
     ['/api/ac/x/', '/api/ac/x/'],
     ['/api/ac/x/.', '/api/ac/x/'],
@@ -37,6 +37,23 @@ describe('canonical path', () => {
   test('decodes exactly once: %252e stays %2e, so a later decode cannot smuggle dot-segments past us', () => {
     assert.equal(canonicalizePath('/api/ac/%252e%252e/x'), '/api/ac/%2e%2e/x');
     assert.equal(encodePathForWire('/api/ac/%2e%2e/x'), '/api/ac/%252e%252e/x');
+  });
+
+  test('escaped slashes: reject (default), unescape, keep', () => {
+    for (const raw of ['/api/ac/a%2Fb', '/api/ac/a%2fb', '/api/%2F..%2Fgs/x'])
+      assert.equal(canonicalizePath(raw, 'reject'), null, raw);
+    assert.equal(canonicalizePath('/api/ac/a%2Fb', 'unescape'), '/api/ac/a/b');
+    assert.equal(canonicalizePath('/api/ac/%2F..%2F..%2Fx', 'unescape'), '/x'); // decoded, then normalised
+    assert.equal(canonicalizePath('/api/%2F..%2F..%2Fx', 'unescape'), null); // climbs above the root
+    assert.equal(canonicalizePath('/api/ac/a%2fb', 'keep'), '/api/ac/a%2Fb');
+    // kept inside its segment: `..%2F` is not a dot-segment, so nothing climbs
+    assert.equal(canonicalizePath('/api/ac/..%2Fgs', 'keep'), '/api/ac/..%2Fgs');
+    // a literal percent stays encoded in keep mode, so the wire cannot decode it a second time
+    assert.equal(canonicalizePath('/api/ac/%2541%2F', 'keep'), '/api/ac/%2541%2F');
+    assert.equal(encodePathForWire('/api/ac/%2541%2F', true), '/api/ac/%2541%2F');
+    assert.equal(canonicalizePath('/api/ac/%EE%80%80', 'keep'), null); // our placeholder, refused
+    assert.equal(canonicalizePath('/api/ac/%5C', 'keep'), '/api/ac/%5C');
+    assert.equal(canonicalizePath('/api/ac/%5C', 'unescape'), null); // a backslash is never a path character
   });
 
   test('re-encodes for the wire only what needs it', () => {

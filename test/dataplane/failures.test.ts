@@ -228,7 +228,7 @@ describe('a client that leaves early', () => {
         'the early leave to be recorded',
         async () => {
           const text = await (await request(`${gw.adminUrl}/metrics`, { headers: ADMIN_AUTH })).body.text();
-          return /acgs_requests_total\{service="ac",color="blue",class="4xx"\} 1/.test(text) ? text : null;
+          return /acgs_requests_total\{service="ac",color="blue",class="499"\} 1/.test(text) ? text : null;
         },
         2000,
       );
