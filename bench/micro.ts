@@ -188,6 +188,8 @@ function requestContext(
     expectContinue: false,
     clientGone: false,
     upstreamAbort: null,
+    body: null,
+    screening: null,
     path: '/api/ac/bench',
     query: 'id=42',
     service: 'ac',

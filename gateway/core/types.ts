@@ -1,4 +1,4 @@
-import type { IncomingHttpHeaders } from 'node:http';
+import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
 
 export type Color = 'blue' | 'green';
 export const COLORS: readonly Color[] = ['blue', 'green'];
@@ -38,6 +38,13 @@ export interface RequestContext {
   clientGone: boolean;
   /** Cancels the upstream request in flight, if any; the data plane calls it when the client leaves. */
   upstreamAbort: { abort(): void } | null;
+  /**
+   * The whole request body when a stage read it to inspect it (screening of small JSON/form bodies); the
+   * proxy then forwards exactly these bytes instead of streaming the request. null: the body streams.
+   */
+  body: Buffer | null;
+  /** What the screening stage found (null when it did not run); the policy decides on it. */
+  screening: ScreeningFindings | null;
   /** Canonical path: percent-decoded once, dot-segments removed, `//` collapsed. Always starts with '/'. */
   readonly path: string;
   /** The raw query string without '?', '' when none. */
@@ -62,13 +69,37 @@ export interface RequestContext {
   readonly upstreamHeaders: string[];
 }
 
+/** One screening rule that matched, and where. */
+export interface ScreeningMatch {
+  readonly rule: string;
+  readonly category: string;
+  /** Where it matched: 'path', 'query', 'header', 'cookie', 'body'. */
+  readonly placement: string;
+  /** The key path inside that placement ('q', 'user-agent', 'items.0.name'). */
+  readonly key: string;
+}
+
+export interface ScreeningFindings {
+  readonly matches: readonly ScreeningMatch[];
+  /** Whether the body was inspected; false when absent, too large or of another type (it streamed). */
+  readonly bodyInspected: boolean;
+  /** Why the body was not inspected, when it was present: 'too_large', 'content_type', 'encoding'. */
+  readonly bodySkipped: string | null;
+  /** The engine ran out of its time budget: the findings may be incomplete. */
+  readonly timedOut: boolean;
+}
+
 /**
  * One pipeline stage. Returns nothing to let the request go on; throws a GatewayError to answer it.
  * Synchronous stages should return undefined rather than a resolved promise to save a tick.
  */
 export interface Stage {
   readonly name: string;
-  run(ctx: RequestContext): void | Promise<void>;
+  /**
+   * `req` is there for stages that must read the body (they then set ctx.body); most ignore it. The data
+   * plane always passes it; stage unit tests without a body may leave it out.
+   */
+  run(ctx: RequestContext, req?: IncomingMessage): void | Promise<void>;
 }
 
 /** Something the gateway must close on shutdown. */

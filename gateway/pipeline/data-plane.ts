@@ -186,6 +186,8 @@ export class DataPlane {
       expectContinue,
       clientGone: false,
       upstreamAbort: null,
+      body: null,
+      screening: null,
       path: canonical ?? rawPath,
       pathOk: canonical !== null,
       query: q === -1 ? '' : url.slice(q + 1),
@@ -226,7 +228,7 @@ export class DataPlane {
 
     const stages = this.#o.stages;
     for (let i = 0; i < stages.length; i++) {
-      const pending = stages[i]!.run(ctx);
+      const pending = stages[i]!.run(ctx, req);
       if (pending !== undefined) await pending;
     }
 

@@ -64,8 +64,10 @@ export class Forwarder {
 
     const hasBody =
       req.headers['transfer-encoding'] !== undefined || (req.headers['content-length'] ?? '0') !== '0';
-    let body: NodeJS.ReadableStream | null = null;
-    if (hasBody) {
+    let body: NodeJS.ReadableStream | Buffer | null = null;
+    if (ctx.body !== null) {
+      body = ctx.body; // a stage read it whole (within its own limit): forward exactly those bytes
+    } else if (hasBody) {
       body =
         req.headers['content-length'] === undefined ? req.pipe(new BodyLimit(this.#opts.maxBodyBytes)) : req;
     }
@@ -74,7 +76,7 @@ export class Forwarder {
       encodePathForWire(ctx.rest, this.#opts.keepEscapedSlashes) + (ctx.query === '' ? '' : `?${ctx.query}`);
     // The client asked to be told before it sends its body: everything that could refuse the request has
     // run, so this is the moment (RFC 9110 §10.1.1). The upstream never sees the Expect header.
-    if (ctx.expectContinue && hasBody) res.writeContinue();
+    if (ctx.expectContinue && hasBody && ctx.body === null) res.writeContinue();
 
     const abort = new UpstreamAbort();
     ctx.upstreamAbort = abort;

@@ -20,6 +20,8 @@ export function requestContext(over: Partial<RequestContext> = {}): RequestConte
     expectContinue: false,
     clientGone: false,
     upstreamAbort: null,
+    body: null,
+    screening: null,
     path: '/api/ac/items',
     query: '',
     service: 'ac',
