@@ -1,4 +1,4 @@
-import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 
 export type Color = 'blue' | 'green';
 export const COLORS: readonly Color[] = ['blue', 'green'];
@@ -96,10 +96,11 @@ export interface ScreeningFindings {
 export interface Stage {
   readonly name: string;
   /**
-   * `req` is there for stages that must read the body (they then set ctx.body); most ignore it. The data
-   * plane always passes it; stage unit tests without a body may leave it out.
+   * `req` and `res` are there for stages that must read the body (they then set ctx.body, and send
+   * `100 Continue` first when ctx.expectContinue); most ignore them. The data plane always passes both;
+   * stage unit tests without a body may leave them out.
    */
-  run(ctx: RequestContext, req?: IncomingMessage): void | Promise<void>;
+  run(ctx: RequestContext, req?: IncomingMessage, res?: ServerResponse): void | Promise<void>;
 }
 
 /** Something the gateway must close on shutdown. */

@@ -228,7 +228,7 @@ export class DataPlane {
 
     const stages = this.#o.stages;
     for (let i = 0; i < stages.length; i++) {
-      const pending = stages[i]!.run(ctx, req);
+      const pending = stages[i]!.run(ctx, req, res);
       if (pending !== undefined) await pending;
     }
 
