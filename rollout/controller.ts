@@ -1,6 +1,6 @@
-import { Errors, GatewayError } from '../gateway/core/errors.js';
-import { type Color, otherColor } from '../gateway/core/types.js';
-import type { ServiceWeights } from '../gateway/routing/weight-store.js';
+import { RolloutConflictError } from './errors.js';
+import { type Color, otherColor } from '../core/types.js';
+import type { ServiceWeights } from '../core/weight-store.js';
 import type { Analysis } from './analysis.js';
 import type { RolloutParams } from './params.js';
 
@@ -100,7 +100,7 @@ export interface Decision {
 export const MAX_ANALYSES = 50;
 export const MAX_HISTORY = 200;
 
-const conflict = (message: string) => new GatewayError(Errors.CONFLICT, message);
+const conflict = (message: string) => new RolloutConflictError(message);
 
 function greenFor(candidate: Color, candidateWeight: number): number {
   return candidate === 'green' ? candidateWeight : 100 - candidateWeight;

@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { Registry } from 'prom-client';
-import { Errors, GatewayError } from '../gateway/core/errors.js';
-import { type Color, otherColor } from '../gateway/core/types.js';
-import { type ServiceWeights, StaleFenceError, type WeightStore } from '../gateway/routing/weight-store.js';
+import { RolloutConflictError, RolloutNotFoundError } from './errors.js';
+import { type Color, otherColor } from '../core/types.js';
+import { type ServiceWeights, StaleFenceError, type WeightStore } from '../core/weight-store.js';
 import { analyse } from './analysis.js';
 import type { AnalysisRecord, Decision, Rollout, RolloutStateName, Transition } from './controller.js';
 import * as controller from './controller.js';
@@ -140,7 +140,7 @@ export class RolloutManager {
       previous,
     });
     if (!(await this.#o.store.compareAndSet(service, previous?.version ?? null, decision.rollout))) {
-      throw new GatewayError(Errors.CONFLICT, `the rollout of ${service} changed concurrently; try again`);
+      throw new RolloutConflictError(`the rollout of ${service} changed concurrently; try again`);
     }
     await this.#after(service, decision);
     return this.status(service);
@@ -257,14 +257,14 @@ export class RolloutManager {
     this.#known(service);
     for (let attempt = 0; attempt < CAS_RETRIES; attempt++) {
       const r = await this.#o.store.get(service);
-      if (!r) throw new GatewayError(Errors.CONFLICT, `no rollout has been started on ${service}`);
+      if (!r) throw new RolloutConflictError(`no rollout has been started on ${service}`);
       const decision = action(r, this.#now());
       if (await this.#o.store.compareAndSet(service, r.version, decision.rollout)) {
         await this.#after(service, decision);
         return this.status(service);
       }
     }
-    throw new GatewayError(Errors.CONFLICT, `the rollout of ${service} keeps changing; try again`);
+    throw new RolloutConflictError(`the rollout of ${service} keeps changing; try again`);
   }
 
   /** After a decision was persisted: audit, metrics, and the weight write when this replica leads. */
@@ -308,6 +308,6 @@ export class RolloutManager {
   }
 
   #known(service: string): void {
-    if (!this.#services.has(service)) throw new GatewayError(Errors.NOT_FOUND, `no service named ${service}`);
+    if (!this.#services.has(service)) throw new RolloutNotFoundError(`no service named ${service}`);
   }
 }

@@ -4,7 +4,7 @@ import { dirname, isAbsolute, join, resolve as resolvePath } from 'node:path';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
 import { z } from 'zod';
 import { type AuthConfig, type AuthConfigInput, authConfigFromEnv } from '../auth/config.js';
-import type { Color } from '../core/types.js';
+import type { Color } from '../../core/types.js';
 import { type PolicyConfig, policyConfigFromEnv } from '../policy/config.js';
 import { PACKAGE_ROOT } from '../util/package-root.js';
 import { ConfigError, formatIssues } from './errors.js';

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { rolloutConfigSchema } from '../../rollout/config.js';
 import { serviceAuthSchema } from '../auth/config.js';
 import { rateLimitConfigSchema } from '../ratelimit/config.js';
-import { duration } from './duration.js';
+import { duration } from '../../core/duration.js';
 
 // The gateway's configuration file. Every field has a default, so `{}` plus services is a valid file;
 // the embedded default lives in config/gateway.yaml. Runtime code receives the parsed, typed result.

@@ -1,7 +1,6 @@
 // The policy stage's public API, for the pipeline and admin-plane wiring.
 export { createAdminAuthorizer } from './admin-authorizer.js';
 export {
-  type AuditEntry,
   POLICY_BODY_LIMIT,
   type PolicyRouteDeps,
   registerPolicyRoutes,

@@ -1,13 +1,14 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import type { Dispatcher } from 'undici';
-import { Errors, GatewayError } from '../core/errors.js';
-import { type Color, otherColor, type RequestContext } from '../core/types.js';
+import { Errors, GatewayError } from '../../core/errors.js';
+import { type Color, otherColor, type RequestContext } from '../../core/types.js';
 import { encodePathForWire } from '../identity/canonical-path.js';
+import type { Responder } from '../http/responder.js';
 import type { GatewayMetrics } from '../metrics/gateway-metrics.js';
 import { BodyLimit, PayloadTooLargeError } from './body-limit.js';
 import { clientResponseHeaders, upstreamRequestHeaders } from './headers.js';
-import type { OutcomeRecorder } from './outcome.js';
+import type { OutcomeRecorder } from '../../core/outcome.js';
 import { relayBody } from './relay-body.js';
 import type { ServiceRuntime } from './service-runtime.js';
 import { UpstreamAbort } from './upstream-abort.js';
@@ -24,13 +25,8 @@ export interface ForwarderOptions {
   readonly maxBodyBytes: number;
   /** server.escapedSlashes is 'keep': the canonical path's '%' escapes go out as they are. */
   readonly keepEscapedSlashes: boolean;
-  /** Called with a gateway-made answer (error JSON) when proxying fails before the response started. */
-  readonly sendError: (
-    res: ServerResponse,
-    ctx: RequestContext,
-    error: GatewayError,
-    color: Color | null,
-  ) => void;
+  /** Writes the gateway-made answer (error JSON) when proxying fails before the response started. */
+  readonly responder: Responder;
 }
 
 /** Who a failed forward is blamed on: the upstream's colour (live window, breaker) or nobody. */
@@ -201,7 +197,7 @@ export class Forwarder {
     const ms = elapsedMs(ctx);
     if (blame === 'upstream') this.#opts.recorder.record(service.name, color, error.status, ms, true);
     this.#opts.metrics.observeRequest(service.name, color, error.status, ms / 1000);
-    this.#opts.sendError(res, ctx, error, color);
+    this.#opts.responder.dataError(res, ctx, error, color);
   }
 }
 

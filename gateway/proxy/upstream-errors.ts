@@ -1,4 +1,4 @@
-import { type ErrorSpec, Errors } from '../core/errors.js';
+import { type ErrorSpec, Errors } from '../../core/errors.js';
 import type { UpstreamErrorKind } from '../metrics/gateway-metrics.js';
 
 function codeOf(err: unknown): string | undefined {

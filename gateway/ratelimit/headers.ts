@@ -1,5 +1,5 @@
 // RateLimit-* response fields (draft-ietf-httpapi-ratelimit-headers) and the 429 answer.
-import { Errors, GatewayError } from '../core/errors.js';
+import { Errors, GatewayError } from '../../core/errors.js';
 import type { Decision } from './store.js';
 
 export const RATELIMIT_LIMIT = 'RateLimit-Limit';

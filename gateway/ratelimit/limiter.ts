@@ -1,6 +1,6 @@
 // One configured limit: asks its store, and when Redis cannot answer applies the limit's failMode.
 import type { Counter } from 'prom-client';
-import { Errors, GatewayError } from '../core/errors.js';
+import { Errors, GatewayError } from '../../core/errors.js';
 import type { LimitConfig } from './config.js';
 import type { MemoryStore } from './memory-store.js';
 import type { DecisionResult, RateLimitMetrics } from './metrics.js';

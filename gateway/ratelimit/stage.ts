@@ -3,7 +3,7 @@
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
-import type { Closeable, RequestContext, Stage } from '../core/types.js';
+import type { Closeable, RequestContext, Stage } from '../../core/types.js';
 import type { LimitConfig, RateLimitConfig } from './config.js';
 import { pushRateLimitHeaders, rateLimited } from './headers.js';
 import { Limiter } from './limiter.js';

@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { Registry } from 'prom-client';
-import { GatewayError } from '../../gateway/core/errors.js';
+import { GatewayError } from '../../core/errors.js';
 import { checkDecision } from '../../gateway/policy/decision.js';
 import { createDecisionLogger, MASK } from '../../gateway/policy/decision-log.js';
 import { PolicyManager } from '../../gateway/policy/manager.js';

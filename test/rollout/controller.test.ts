@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { GatewayError } from '../../gateway/core/errors.js';
+import { GatewayError } from '../../core/errors.js';
 import { analyse } from '../../rollout/analysis.js';
 import * as c from '../../rollout/controller.js';
 import { DEFAULT_PARAMS, type RolloutParams } from '../../rollout/params.js';

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { Registry } from 'prom-client';
-import { GatewayError } from '../../gateway/core/errors.js';
-import type { Color } from '../../gateway/core/types.js';
+import { GatewayError } from '../../core/errors.js';
+import type { Color } from '../../core/types.js';
 import { type Leadership, LocalLeadership } from '../../rollout/leader.js';
 import { LiveWindows } from '../../rollout/live-windows.js';
 import { RolloutManager, type TransitionEvent } from '../../rollout/manager.js';
