@@ -171,7 +171,7 @@ export class RolloutManager {
   async status(service: string): Promise<RolloutStatus> {
     this.#known(service);
     const now = this.#now();
-    const r = await this.#o.store.get(service);
+    const r = await sharedState(this.#o.store.get(service));
     const weights = this.#o.weights.get(service);
     const stable = r ? r.stable : weights.stable;
     const candidate = r ? r.candidate : otherColor(weights.stable);
@@ -180,10 +180,12 @@ export class RolloutManager {
       this.#windowSeconds,
       active ? controller.windowBuckets(controller.analysisWindowMs(r, now), now) : IDLE_WINDOW_SECONDS,
     );
-    const [candidateWindow, stableWindow] = await Promise.all([
-      this.#o.windows.read(service, candidate, seconds, now),
-      this.#o.windows.read(service, stable, seconds, now),
-    ]);
+    const [candidateWindow, stableWindow] = await sharedState(
+      Promise.all([
+        this.#o.windows.read(service, candidate, seconds, now),
+        this.#o.windows.read(service, stable, seconds, now),
+      ]),
+    );
     return {
       service,
       state: r?.state ?? 'idle',
@@ -309,5 +311,21 @@ export class RolloutManager {
 
   #known(service: string): void {
     if (!this.#services.has(service)) throw new RolloutNotFoundError(`no service named ${service}`);
+  }
+}
+
+/** What the status answers when the shared state (Redis) cannot be read: a clean 503, not a 500. */
+const STATE_UNAVAILABLE = Object.freeze({
+  code: 'state_unavailable',
+  status: 503,
+  message: 'The shared rollout state cannot be read right now',
+});
+
+async function sharedState<T>(read: Promise<T>): Promise<T> {
+  try {
+    return await read;
+  } catch (error) {
+    if (error instanceof GatewayError) throw error;
+    throw new GatewayError(STATE_UNAVAILABLE, undefined, { 'retry-after': '1' });
   }
 }

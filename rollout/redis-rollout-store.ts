@@ -23,10 +23,15 @@ export interface RedisRolloutStoreOptions {
   readonly prefix: string;
 }
 
-/** Rollouts as JSON in one hash per service. Does not own (close) the connection. */
+/**
+ * Rollouts as JSON in one hash per service. Does not own (close) the connection. A read while Redis is
+ * unreachable answers the last value read or written (the admin plane keeps showing the state it knew);
+ * writes still fail, so no decision is taken on a stale copy.
+ */
 export class RedisRolloutStore implements RolloutStore {
   readonly #redis: Redis;
   readonly #prefix: string;
+  readonly #lastKnown = new Map<string, Rollout | null>();
 
   constructor(options: RedisRolloutStoreOptions) {
     this.#redis = options.redis;
@@ -41,8 +46,16 @@ export class RedisRolloutStore implements RolloutStore {
   }
 
   async get(service: string): Promise<Rollout | null> {
-    const json = await this.#redis.hget(this.key(service), 'rollout');
-    return json === null ? null : (JSON.parse(json) as Rollout);
+    let json: string | null;
+    try {
+      json = await this.#redis.hget(this.key(service), 'rollout');
+    } catch (error) {
+      if (this.#lastKnown.has(service)) return this.#lastKnown.get(service)!;
+      throw error;
+    }
+    const rollout = json === null ? null : (JSON.parse(json) as Rollout);
+    this.#lastKnown.set(service, rollout);
+    return rollout;
   }
 
   async compareAndSet(service: string, expected: number | null, next: Rollout): Promise<boolean> {
@@ -52,6 +65,7 @@ export class RedisRolloutStore implements RolloutStore {
       String(next.version),
       JSON.stringify(next),
     );
+    if (ok === 1) this.#lastKnown.set(service, next);
     return ok === 1;
   }
 

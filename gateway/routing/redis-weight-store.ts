@@ -9,7 +9,10 @@ import {
 import { type RolloutKeys, rolloutKeys } from '../../rollout/keys.js';
 
 // KEYS[1] the service's hash {green, stable, revision, fence}; KEYS[2] the leader's fencing counter.
-// ARGV: green, stable ('' keeps it), fence ('' for an operator's unfenced write), channel, service.
+// ARGV: green, stable ('' keeps it), fence ('' for an operator's unfenced write), channel, service,
+// the writer's known revision (the new revision is always above it: a Redis that lost its data, as one
+// restarted without persistence does, would otherwise count from 1 again, and every replica would ignore
+// the "older" writes until the count caught up).
 const SET_WEIGHTS = `
 local fence = tonumber(ARGV[3])
 if fence then
@@ -22,15 +25,21 @@ end
 local stable = ARGV[2]
 if stable == '' then stable = redis.call('HGET', KEYS[1], 'stable') or 'blue' end
 local revision = redis.call('HINCRBY', KEYS[1], 'revision', 1)      -- orders writes for the replicas
+local known = tonumber(ARGV[6]) or 0
+if revision <= known then
+  revision = known + 1
+  redis.call('HSET', KEYS[1], 'revision', revision)
+end
 redis.call('HSET', KEYS[1], 'green', ARGV[1], 'stable', stable)
 redis.call('PUBLISH', ARGV[4], cjson.encode({service = ARGV[5], green = tonumber(ARGV[1]), stable = stable, revision = revision}))
 return {1, revision}
 `;
 
-// KEYS[1] the service's hash; ARGV: initial green, initial stable. Creates it only when missing.
+// KEYS[1] the service's hash; ARGV: initial green, initial stable, initial revision (default 0).
+// Creates it only when missing.
 const INIT_WEIGHTS = `
 if redis.call('EXISTS', KEYS[1]) == 0 then
-  redis.call('HSET', KEYS[1], 'green', ARGV[1], 'stable', ARGV[2], 'revision', 0, 'fence', 0)
+  redis.call('HSET', KEYS[1], 'green', ARGV[1], 'stable', ARGV[2], 'revision', tonumber(ARGV[3]) or 0, 'fence', 0)
 end
 return redis.call('HMGET', KEYS[1], 'green', 'stable', 'revision')
 `;
@@ -45,8 +54,14 @@ declare module 'ioredis' {
       fence: string,
       channel: string,
       service: string,
+      knownRevision: string,
     ): Result<[number, number], Context>;
-    acgsInitWeights(key: string, green: string, stable: string): Result<(string | null)[], Context>;
+    acgsInitWeights(
+      key: string,
+      green: string,
+      stable: string,
+      revision?: string,
+    ): Result<(string | null)[], Context>;
   }
 }
 
@@ -139,6 +154,7 @@ export class RedisWeightStore implements WeightStore {
       fence === undefined ? '' : String(fence),
       this.#keys.weightsChannel,
       service,
+      String(current.revision),
     );
     if (ok === 0) throw new StaleFenceError(fence ?? 0, value);
     const weights = { green: update.green, stable: update.stable ?? current.stable, revision: value };
@@ -158,11 +174,24 @@ export class RedisWeightStore implements WeightStore {
     for (const service of services)
       pipeline.hmget(this.#keys.weights(service), 'green', 'stable', 'revision');
     const replies = (await pipeline.exec()) ?? [];
+    const lost: string[] = [];
     replies.forEach(([error, fields], i) => {
       if (error) return;
       const weights = parseWeights(fields as (string | null)[]);
       if (weights) this.#adopt(services[i]!, weights);
+      else if ((fields as (string | null)[]).every((f) => f === null)) lost.push(services[i]!);
     });
+    // The hash is gone (a Redis restarted without its data): put back the last known split, so a replica
+    // starting now reads what the fleet serves instead of its configured initial weights.
+    for (const service of lost) {
+      const known = this.#local.get(service)!;
+      await this.#redis.acgsInitWeights(
+        this.#keys.weights(service),
+        String(known.green),
+        known.stable,
+        String(known.revision),
+      );
+    }
   }
 
   async close(): Promise<void> {
