@@ -28,10 +28,14 @@ export async function startDataServer(
       // node checks the two timeouts above only this often (default 30 s): a slow client would hold its
       // connection up to 30 s past its deadline.
       connectionsCheckingInterval: 1000,
+      // Checked by the identity stage, which answers in the JSON shape (node's own 400 has no body).
+      requireHostHeader: false,
     },
     plane.handle,
   );
   server.on('checkContinue', plane.handleExpectContinue);
+  // Any other Expect value: the identity stage answers 417 in the JSON shape (node's own has no body).
+  server.on('checkExpectation', plane.handle);
   server.on('clientError', responder.parserError);
   applyConnectionLimits(
     server,

@@ -18,3 +18,8 @@ export class RolloutNotFoundError extends RolloutError {
 export class InvalidRolloutParamsError extends RolloutError {
   override readonly name = 'InvalidRolloutParamsError';
 }
+
+/** The shared rollout state (Redis) cannot be read right now; worth retrying in a second. */
+export class RolloutStateUnavailableError extends RolloutError {
+  override readonly name = 'RolloutStateUnavailableError';
+}

@@ -1,6 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { Registry } from 'prom-client';
-import { RolloutConflictError, RolloutNotFoundError } from './errors.js';
+import {
+  RolloutConflictError,
+  RolloutError,
+  RolloutNotFoundError,
+  RolloutStateUnavailableError,
+} from './errors.js';
 import { type Color, otherColor } from '../core/types.js';
 import { type ServiceWeights, StaleFenceError, type WeightStore } from '../core/weight-store.js';
 import { analyse } from './analysis.js';
@@ -314,18 +319,12 @@ export class RolloutManager {
   }
 }
 
-/** What the status answers when the shared state (Redis) cannot be read: a clean 503, not a 500. */
-const STATE_UNAVAILABLE = Object.freeze({
-  code: 'state_unavailable',
-  status: 503,
-  message: 'The shared rollout state cannot be read right now',
-});
-
+/** Reads the shared state; a failure to read it (Redis down) is the domain's "unavailable", not a bug. */
 async function sharedState<T>(read: Promise<T>): Promise<T> {
   try {
     return await read;
   } catch (error) {
-    if (error instanceof GatewayError) throw error;
-    throw new GatewayError(STATE_UNAVAILABLE, undefined, { 'retry-after': '1' });
+    if (error instanceof RolloutError) throw error;
+    throw new RolloutStateUnavailableError('the shared rollout state cannot be read right now');
   }
 }

@@ -10,6 +10,7 @@ import {
   InvalidRolloutParamsError,
   RolloutConflictError,
   RolloutNotFoundError,
+  RolloutStateUnavailableError,
 } from '../../rollout/errors.js';
 import { requestIdFor } from '../identity/request-id.js';
 import type { GatewayMetrics } from '../metrics/gateway-metrics.js';
@@ -29,6 +30,8 @@ export function toGatewayError(err: unknown): GatewayError | null {
   if (err instanceof RolloutNotFoundError) return new GatewayError(Errors.NOT_FOUND, err.message);
   if (err instanceof RolloutConflictError) return new GatewayError(Errors.CONFLICT, err.message);
   if (err instanceof InvalidRolloutParamsError) return new GatewayError(Errors.BAD_REQUEST, err.message);
+  if (err instanceof RolloutStateUnavailableError)
+    return new GatewayError(Errors.STATE_UNAVAILABLE, err.message, { 'retry-after': '1' });
   if (err instanceof BundleError) {
     const spec =
       err.status === 400

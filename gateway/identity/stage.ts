@@ -14,6 +14,7 @@ import { requestIdFor } from './request-id.js';
 
 const HEADER_PROBLEMS: Record<HeaderRejection, string> = {
   duplicate_authorization: 'The request carries more than one Authorization header',
+  duplicate_host: 'The request carries more than one Host header',
   underscore_in_header_name: 'Header names with underscores are not accepted here',
 };
 
@@ -47,6 +48,15 @@ export function createIdentityStage(config: ResolvedConfig): Stage {
       const canonical = canonicalizePath(ctx.path, escapedSlashes);
       if (canonical === null) throw new GatewayError(Errors.BAD_PATH);
       ctx.path = canonical;
+      // RFC 9112 §3.2: an HTTP/1.1 request without Host is a 400 (node's own check answers without a body).
+      if (headers.host === undefined && req?.httpVersionMajor === 1 && req.httpVersionMinor === 1) {
+        throw new GatewayError(Errors.BAD_REQUEST, 'An HTTP/1.1 request needs a Host header');
+      }
+      // RFC 9110 §10.1.1: an expectation we cannot meet is a 417; 100-continue is the only one there is.
+      const expect = headers.expect;
+      if (expect !== undefined && expect.toLowerCase() !== '100-continue') {
+        throw new GatewayError(Errors.EXPECTATION_FAILED);
+      }
       const lines = forwardableClientHeaders(req?.rawHeaders ?? [], headers.connection, peerTrusted, rules);
       if (typeof lines === 'string') throw new GatewayError(Errors.BAD_REQUEST, HEADER_PROBLEMS[lines]);
       ctx.clientHeaders = lines;

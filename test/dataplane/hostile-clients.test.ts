@@ -205,6 +205,27 @@ describe('identity and forwarding headers belong to the gateway', () => {
     assert.equal(seen['x-forwarded-prefix'], undefined);
   });
 
+  for (const [what, head, status, code] of [
+    ['no Host on HTTP/1.1', 'GET /api/ac/x HTTP/1.1\r\n', 400, 'bad_request'],
+    ['two Host headers', 'GET /api/ac/x HTTP/1.1\r\nHost: a\r\nHost: b\r\n', 400, 'bad_request'],
+    [
+      'an Expect other than 100-continue',
+      'GET /api/ac/x HTTP/1.1\r\nHost: a\r\nExpect: 200-ok\r\n',
+      417,
+      'expectation_failed',
+    ],
+  ] as const) {
+    test(`${what}: ${status} in the JSON shape, nothing forwarded`, async () => {
+      const before = upstream.seen.length;
+      const socket = await rawSend(portOf(gw.dataUrl), `${head}Connection: close\r\n\r\n`);
+      const { text } = await readUntilClose(socket, 3000);
+      assert.match(text, new RegExp(`^HTTP/1\\.1 ${status} `));
+      const body = JSON.parse(text.slice(text.indexOf('\r\n\r\n') + 4)) as { error: { code: string } };
+      assert.equal(body.error.code, code);
+      assert.equal(upstream.seen.length, before);
+    });
+  }
+
   test('two Authorization headers are a 400, and nothing is forwarded', async () => {
     const before = upstream.seen.length;
     const res = await request(`${gw.dataUrl}/api/ac/x`, {

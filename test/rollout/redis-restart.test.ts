@@ -9,7 +9,7 @@ import { Redis } from 'ioredis';
 import type { Rollout } from '../../rollout/controller.js';
 import { rolloutKeys } from '../../rollout/keys.js';
 import { RedisRolloutStore } from '../../rollout/redis-rollout-store.js';
-import { RedisWeightStore } from '../../rollout/redis-weight-store.js';
+import { RedisWeightStore } from '../../gateway/routing/redis-weight-store.js';
 import { freePort } from '../helpers/ports.js';
 import { waitFor } from '../helpers/wait.js';
 import { OwnRedis } from '../ratelimit/helpers.js';
