@@ -1,7 +1,11 @@
 // `npm run bench`: every contender on loopback against the same upstream, driven by autocannon with the
 // same requests and headers, alternated over rounds; one table with ratios to bare @fastify/http-proxy.
 // Then the micro-benchmarks (micro.ts) unless --no-micro. Flags: --duration S, --warmup S, --rounds N,
-// --connections 50,200, --only id,id, --nginx-workers N|auto, --no-build, --no-micro, --no-readme.
+// --connections 50,200, --only id,id, --nginx-workers N|auto, --results DIR, --no-build, --no-micro,
+// --no-readme. After every warm-up and measurement each contender is checked to be alive (its processes
+// running, a request through it answered): a crash is reported as CRASHED with its exit code or signal
+// and last output lines, never as a throughput. A contender whose tool is missing is skipped with how
+// to install it. Environment: REDIS_URL, BENCH_NGINX_BIN (default /usr/sbin/nginx).
 import { execFile } from 'node:child_process';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { cpus, loadavg, tmpdir } from 'node:os';
@@ -9,16 +13,26 @@ import { join } from 'node:path';
 import { parseArgs, promisify } from 'node:util';
 import { Redis } from 'ioredis';
 import { BENCH_DIR, compileScripts, REPO_ROOT } from './lib/compile.js';
-import { type BenchContext, CONTENDERS, type Contender, type Running, SERVICE } from './lib/contenders.js';
-import { type LoadResult, loadCommand, median, PATH, runLoad } from './lib/load.js';
+import { type BenchContext, CONTENDERS, NGINX_BIN, type Running, SERVICE } from './lib/contenders.js';
+import { checkLiveness } from './lib/liveness.js';
+import { loadCommand, PATH, runLoad } from './lib/load.js';
 import { prepareBundle } from './lib/policy.js';
 import { type Child, firstJsonLine, sleep, spawnChild, stopChild } from './lib/proc.js';
-import { fmt, fmtInt, markdownTable, replaceBetweenMarkers } from './lib/report.js';
+import { fmt, fmtInt, replaceBetweenMarkers } from './lib/report.js';
+import {
+  type Crash,
+  crashOf,
+  crashReport,
+  lastLines,
+  type Measurement,
+  resultsTable,
+  summarise,
+  targetLines,
+} from './lib/summary.js';
 import { makeTokens } from './lib/tokens.js';
 import { type MicroResult, microMarkdown, runMicro } from './micro.js';
 
 const exec = promisify(execFile);
-const REFERENCE = 'fastify-proxy';
 
 const HELP = `Usage: npm run bench -- [options]
   --duration S        measured seconds per contender and connection count (default 5)
@@ -27,29 +41,10 @@ const HELP = `Usage: npm run bench -- [options]
   --connections LIST  comma-separated connection counts (default 50,200)
   --only LIST         contender ids: ${CONTENDERS.map((c) => c.id).join(', ')}
   --nginx-workers N   worker_processes for the nginx contenders: a number or auto (default 1)
+  --results DIR       where the JSON results go (default bench/results)
   --no-build          do not run \`npm run build\` first (dist/ must be current)
   --no-micro          skip the micro-benchmarks
   --no-readme         do not rewrite the tables in bench/README.md`;
-
-interface Measurement extends LoadResult {
-  readonly round: number;
-}
-
-interface ContenderSummary {
-  readonly id: string;
-  readonly label: string;
-  readonly connections: number;
-  readonly status: 'measured' | 'skipped';
-  readonly reason?: string;
-  readonly rps: number;
-  readonly ratioToReference: number;
-  readonly p50Ms: number;
-  readonly p99Ms: number;
-  readonly errors: number;
-  readonly non2xx: number;
-  readonly statusCodes: Record<string, number>;
-  readonly peakRssMiB: number;
-}
 
 function parseFlags() {
   const { values } = parseArgs({
@@ -60,6 +55,7 @@ function parseFlags() {
       connections: { type: 'string', default: '50,200' },
       only: { type: 'string' },
       'nginx-workers': { type: 'string', default: '1' },
+      results: { type: 'string' },
       'no-build': { type: 'boolean', default: false },
       'no-micro': { type: 'boolean', default: false },
       'no-readme': { type: 'boolean', default: false },
@@ -89,6 +85,7 @@ function parseFlags() {
       values['nginx-workers'] === 'auto'
         ? ('auto' as const)
         : Math.round(positive('nginx-workers', values['nginx-workers'])),
+    resultsDir: values.results ?? join(BENCH_DIR, 'results'),
     build: !values['no-build'],
     micro: !values['no-micro'],
     readme: !values['no-readme'],
@@ -194,12 +191,19 @@ async function main(): Promise<void> {
       bundle,
       redisUrl: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379',
       nginxWorkers: flags.nginxWorkers,
+      nginxBin: process.env.BENCH_NGINX_BIN || NGINX_BIN,
     };
     const authorizations = tokens.map((t) => `Bearer ${t.token}`);
 
     // Contenders that cannot run honestly are reported, not measured.
     const skipped = new Map<string, string>();
+    const crashes: Crash[] = [];
     for (const c of selected) {
+      const missing = c.missingTool?.(ctx) ?? null;
+      if (missing !== null) {
+        skipped.set(c.id, `skipped: ${missing}`);
+        continue;
+      }
       if (c.id === 'gateway-full') {
         if (bundle === null) {
           skipped.set(c.id, 'pending: no policy bundle');
@@ -207,8 +211,12 @@ async function main(): Promise<void> {
         }
         try {
           current = await c.start(ctx);
-          const problem = await fullPipelineProblems(current, ctx);
-          if (problem !== null) skipped.set(c.id, `pending wiring: ${problem}`);
+          const problem = await fullPipelineProblems(current, ctx).catch((err: Error) => err.message);
+          const state = await checkLiveness(current.children, { probeUrl: current.probeUrl });
+          if (!state.alive) {
+            crashes.push(crashOf(c.id, 0, 0, 'stage check', state));
+            skipped.set(c.id, `CRASHED during the stage check: ${state.summary}`);
+          } else if (problem !== null) skipped.set(c.id, `pending wiring: ${problem}`);
         } catch (err) {
           skipped.set(
             c.id,
@@ -246,6 +254,11 @@ async function main(): Promise<void> {
                 authorizations,
                 pids: [],
               });
+              const dead = await deadAfter(current, upstream, contender.id, round, connections, 'warm-up');
+              if (dead !== null) {
+                crashes.push(dead);
+                break;
+              }
             }
             const result = await runLoad({
               url: current.url,
@@ -254,6 +267,12 @@ async function main(): Promise<void> {
               authorizations,
               pids: current.pids,
             });
+            const dead = await deadAfter(current, upstream, contender.id, round, connections, 'measurement');
+            if (dead !== null) {
+              // The numbers of a run the contender did not survive are not a throughput: discarded.
+              crashes.push(dead);
+              break;
+            }
             const key = `${contender.id}@${connections}`;
             const list = measurements.get(key) ?? [];
             list.push({ ...result, round });
@@ -270,11 +289,13 @@ async function main(): Promise<void> {
       }
     }
 
-    const summaries = summarise(selected, flags.connections, measurements, skipped);
+    const summaries = summarise(selected, flags.connections, measurements, skipped, crashes);
     const table = resultsTable(summaries, flags.connections);
     const targets = targetLines(summaries, flags.connections);
+    const crashText = crashReport(crashes);
     log('');
     log(table);
+    if (crashText !== '') log(`\n${crashText}`);
     log('');
     for (const t of targets) log(`- ${t}`);
 
@@ -289,8 +310,8 @@ async function main(): Promise<void> {
     }
 
     const loadavgAtEnd = loadavg().map((l) => Number(l.toFixed(2)));
-    const file = join(BENCH_DIR, 'results', `${startedAt.toISOString().replace(/[:.]/g, '-')}.json`);
-    await mkdir(join(BENCH_DIR, 'results'), { recursive: true });
+    const file = join(flags.resultsDir, `${startedAt.toISOString().replace(/[:.]/g, '-')}.json`);
+    await mkdir(flags.resultsDir, { recursive: true });
     await writeFile(
       file,
       `${JSON.stringify(
@@ -307,6 +328,7 @@ async function main(): Promise<void> {
           policyBundle: bundle?.origin ?? null,
           contenders: selected.map((c) => ({ id: c.id, label: c.label, description: c.description })),
           summaries,
+          crashes,
           targets,
           measurements: Object.fromEntries(measurements),
           micro,
@@ -327,7 +349,7 @@ async function main(): Promise<void> {
       await replaceBetweenMarkers(
         join(BENCH_DIR, 'README.md'),
         'bench:results',
-        `${header}\n\n${table}\n\nWhere we stand:\n\n${targets.map((t) => `- ${t}`).join('\n')}\n\nContenders:\n\n${legend}`,
+        `${header}\n\n${table}${crashText === '' ? '' : `\n\n${crashText}`}\n\nWhere we stand:\n\n${targets.map((t) => `- ${t}`).join('\n')}\n\nContenders:\n\n${legend}`,
       );
       if (micro !== null) {
         await replaceBetweenMarkers(
@@ -343,144 +365,26 @@ async function main(): Promise<void> {
   }
 }
 
-function summarise(
-  selected: readonly Contender[],
-  connectionsList: readonly number[],
-  measurements: Map<string, Measurement[]>,
-  skipped: Map<string, string>,
-): ContenderSummary[] {
-  const out: ContenderSummary[] = [];
-  for (const connections of connectionsList) {
-    const reference = measurements.get(`${REFERENCE}@${connections}`) ?? [];
-    for (const c of selected) {
-      const list = measurements.get(`${c.id}@${connections}`) ?? [];
-      if (list.length === 0) {
-        out.push({
-          id: c.id,
-          label: c.label,
-          connections,
-          status: 'skipped',
-          reason: skipped.get(c.id) ?? 'failed to start in every round',
-          rps: Number.NaN,
-          ratioToReference: Number.NaN,
-          p50Ms: Number.NaN,
-          p99Ms: Number.NaN,
-          errors: 0,
-          non2xx: 0,
-          statusCodes: {},
-          peakRssMiB: Number.NaN,
-        });
-        continue;
-      }
-      // Ratio per round (the two measured minutes apart at most), then the median of those.
-      const ratios = list.map((m) => {
-        const ref = reference.find((r) => r.round === m.round);
-        return ref === undefined ? Number.NaN : m.rps / ref.rps;
-      });
-      const statusCodes: Record<string, number> = {};
-      for (const m of list)
-        for (const [code, n] of Object.entries(m.statusCodes))
-          statusCodes[code] = (statusCodes[code] ?? 0) + n;
-      out.push({
-        id: c.id,
-        label: c.label,
-        connections,
-        status: 'measured',
-        rps: median(list.map((m) => m.rps)),
-        ratioToReference: median(ratios),
-        p50Ms: median(list.map((m) => m.p50Ms)),
-        p99Ms: median(list.map((m) => m.p99Ms)),
-        errors: list.reduce((s, m) => s + m.errors, 0),
-        non2xx: list.reduce((s, m) => s + m.non2xx, 0),
-        statusCodes,
-        peakRssMiB: c.id === 'direct' ? Number.NaN : Math.max(...list.map((m) => m.peakRssKb)) / 1024,
-      });
-    }
-  }
-  return out;
-}
-
-function resultsTable(summaries: readonly ContenderSummary[], connectionsList: readonly number[]): string {
-  const rows: string[][] = [];
-  for (const connections of connectionsList) {
-    for (const s of summaries.filter((x) => x.connections === connections)) {
-      if (s.status === 'skipped') {
-        rows.push([s.label, String(connections), s.reason ?? 'skipped', '', '', '', '', '', '']);
-        continue;
-      }
-      rows.push([
-        s.label,
-        String(connections),
-        fmtInt(s.rps),
-        s.id === REFERENCE ? '1.00×' : `${fmt(s.ratioToReference, 2)}×`,
-        fmt(s.p50Ms, 2),
-        fmt(s.p99Ms, 2),
-        fmtInt(s.errors),
-        fmtInt(s.non2xx),
-        s.id === 'direct' ? '(upstream)' : fmt(s.peakRssMiB, 0),
-      ]);
-    }
-  }
-  return markdownTable(
-    [
-      'contender',
-      'conns',
-      'req/s (2xx, median)',
-      '× @fastify/http-proxy',
-      'p50 ms',
-      'p99 ms',
-      'errors',
-      'non-2xx',
-      'peak RSS MiB',
-    ],
-    rows,
-    ['l', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r'],
-  );
-}
-
-function targetLines(summaries: readonly ContenderSummary[], connectionsList: readonly number[]): string[] {
-  const get = (id: string, c: number) =>
-    summaries.find((s) => s.id === id && s.connections === c && s.status === 'measured');
-  const lines: string[] = [];
-  const verdict = (ok: boolean) => (ok ? 'met' : 'missed');
-  for (const c of connectionsList) {
-    const full = get('gateway-full', c);
-    const fg = get('fast-gateway', c);
-    if (full === undefined) {
-      const s = summaries.find((x) => x.id === 'gateway-full' && x.connections === c);
-      lines.push(
-        `c=${c}: full pipeline not measured (${s?.reason ?? 'not selected'}); throughput targets open.`,
-      );
-      continue;
-    }
-    lines.push(
-      `c=${c}: full pipeline ${fmt(full.ratioToReference, 2)}× @fastify/http-proxy (target ≥ 1.0×: ${verdict(full.ratioToReference >= 1)})`,
-    );
-    if (fg !== undefined) {
-      const ratio = full.rps / fg.rps;
-      lines.push(
-        `c=${c}: full pipeline ${fmt(ratio, 2)}× fast-gateway (target ≥ 1.2×: ${verdict(ratio >= 1.2)})`,
-      );
-    }
-  }
-  const full50 = get('gateway-full', 50);
-  const direct50 = get('direct', 50);
-  if (full50 !== undefined && direct50 !== undefined) {
-    const added = full50.p99Ms - direct50.p99Ms;
-    lines.push(
-      `c=50: full pipeline adds ${fmt(added, 2)} ms p99 over direct (target ≤ 2 ms: ${verdict(added <= 2)})`,
-    );
-  }
-  const min50 = get('gateway-minimal', 50);
-  if (min50 !== undefined && direct50 !== undefined) {
-    lines.push(
-      `c=50: minimal gateway adds ${fmt(min50.p99Ms - direct50.p99Ms, 2)} ms p99 over direct; ${fmt(min50.ratioToReference, 2)}× @fastify/http-proxy`,
-    );
-  }
-  lines.push(
-    'Policy decision targets (p99 ≤ 50 µs in-process, ≥ 20× faster than OPA REST): see the micro-benchmarks.',
-  );
-  return lines;
+/**
+ * The contender's state after a load run; a Crash when it is dead. A dead upstream ends the whole run:
+ * every contender behind it would look dead, and none of them would be at fault.
+ */
+async function deadAfter(
+  running: Running,
+  upstream: Child,
+  id: string,
+  round: number,
+  connections: number,
+  phase: Crash['phase'],
+): Promise<Crash | null> {
+  const up = await checkLiveness([upstream], { probeUrl: null });
+  if (!up.alive) throw new Error(`the bench upstream died (${up.summary}):\n${up.tail}`);
+  const state = await checkLiveness(running.children, { probeUrl: running.probeUrl });
+  if (state.alive) return null;
+  const crash = crashOf(id, round, connections, phase, state);
+  log(`  ${id.padEnd(16)} c=${String(connections).padEnd(4)} CRASHED after the ${phase}: ${state.summary}`);
+  for (const line of lastLines(state.tail, 5)) log(`    | ${line}`);
+  return crash;
 }
 
 main().then(

@@ -7,9 +7,18 @@ import { stringify } from 'yaml';
 import { REPO_ROOT } from './compile.js';
 import { nginxConf } from './nginx.js';
 import { type BenchBundle, OPA_BIN, opaServerArgs } from './policy.js';
-import { type Child, firstJsonLine, freePort, spawnChild, stopChild, waitForHttp } from './proc.js';
+import {
+  accessProblem,
+  type Child,
+  firstJsonLine,
+  freePort,
+  spawnChild,
+  stopChild,
+  waitForHttp,
+} from './proc.js';
 import type { BenchToken } from './tokens.js';
 
+/** Debian's nginx; BENCH_NGINX_BIN (read by run.ts) points elsewhere. */
 export const NGINX_BIN = '/usr/sbin/nginx';
 export const ADMIN_TOKENS = 'bench:bench-token-0123456789abcdef';
 /** The service every contender exposes at /api/ac/ (a service the policy's data.json knows). */
@@ -24,11 +33,17 @@ export interface BenchContext {
   readonly bundle: BenchBundle | null;
   readonly redisUrl: string;
   readonly nginxWorkers: number | 'auto';
+  /** The nginx binary for the two nginx contenders. */
+  readonly nginxBin: string;
 }
 
 export interface Running {
   readonly url: string;
   readonly pids: readonly number[];
+  /** Every process of the contender, front first: the liveness check looks at each one. */
+  readonly children: readonly Child[];
+  /** A request through the contender, asked after each load run to see that it still answers. */
+  readonly probeUrl: string;
   stop(): Promise<void>;
 }
 
@@ -37,6 +52,8 @@ export interface Contender {
   readonly label: string;
   readonly description: string;
   start(ctx: BenchContext): Promise<Running>;
+  /** A tool the contender needs that is missing, with how to install it; null when all is there. */
+  missingTool?(ctx: BenchContext): string | null;
 }
 
 function nodeScript(name: string, ctx: BenchContext, args: string[]): Child {
@@ -49,6 +66,8 @@ function running(url: string, children: Child[]): Running {
   return {
     url,
     pids: children.map((c) => c.pid),
+    children,
+    probeUrl: `${url}/api/${SERVICE}/ready`,
     async stop() {
       // Front first, so nothing is left talking to a stopped back end.
       for (const child of children) await stopChild(child);
@@ -81,7 +100,7 @@ async function startNginx(
     join(prefix, 'nginx.conf'),
     nginxConf({ prefix, port, upstreamPort: ctx.upstreamPorts[0], workers: ctx.nginxWorkers, authzPort }),
   );
-  const child = spawnChild('nginx', NGINX_BIN, [
+  const child = spawnChild('nginx', ctx.nginxBin, [
     '-p',
     prefix,
     '-c',
@@ -171,6 +190,12 @@ export async function startGatewayProcess(ctx: BenchContext, mode: GatewayMode):
   return running(url, [child]);
 }
 
+function missingNginx(ctx: BenchContext): string | null {
+  const problem = accessProblem(ctx.nginxBin);
+  if (problem === null) return null;
+  return `nginx not found at ${ctx.nginxBin} (${problem}): install it with \`apt-get install nginx\` (Debian/Ubuntu), or set BENCH_NGINX_BIN to its path`;
+}
+
 export const CONTENDERS: readonly Contender[] = [
   {
     id: 'direct',
@@ -178,13 +203,15 @@ export const CONTENDERS: readonly Contender[] = [
     description: 'the load generator straight to the upstream',
     async start(ctx) {
       // The upstream lives for the whole run; nothing to start, and its memory is not a proxy's.
-      return { url: `http://127.0.0.1:${ctx.upstreamPorts[0]}`, pids: [], stop: async () => {} };
+      const url = `http://127.0.0.1:${ctx.upstreamPorts[0]}`;
+      return { url, pids: [], children: [], probeUrl: `${url}/api/${SERVICE}/ready`, stop: async () => {} };
     },
   },
   {
     id: 'nginx',
     label: 'nginx',
     description: 'Debian nginx as a plain reverse proxy, upstream keep-alive, proxy_http_version 1.1',
+    missingTool: missingNginx,
     async start(ctx) {
       const { child, url } = await startNginx(ctx, 'nginx');
       return running(url, [child]);
@@ -221,6 +248,11 @@ export const CONTENDERS: readonly Contender[] = [
     label: 'nginx + auth_request → OPA',
     description:
       'nginx auth_request → authz adapter → `opa run --server` (REST, same Rego and data) before proxying',
+    missingTool: (ctx) =>
+      missingNginx(ctx) ??
+      (accessProblem(OPA_BIN) === null
+        ? null
+        : `opa not found at ${OPA_BIN}: install the pinned OPA with \`bash scripts/install-opa.sh\``),
     async start(ctx) {
       if (ctx.bundle === null) throw new Error('no policy bundle');
       if (!existsSync(OPA_BIN)) throw new Error(`${OPA_BIN} is missing`);

@@ -1,7 +1,7 @@
 // Child processes of the benchmark: start, wait until they say they are listening, sample their memory,
 // stop them. Every process is ours and is stopped by its own pid.
 import { type ChildProcess, spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { accessSync, constants, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 
 export interface Child {
@@ -10,6 +10,8 @@ export interface Child {
   readonly pid: number;
   /** The last lines of stderr and stdout, for error messages. */
   tail(): string;
+  /** Resolves once stdout and stderr are closed (the last lines are in tail()), or after `timeoutMs`. */
+  drained(timeoutMs?: number): Promise<void>;
 }
 
 export interface SpawnOptions {
@@ -34,9 +36,19 @@ export function spawnChild(
     env: opts.env ?? process.env,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
-  if (proc.pid === undefined) throw new Error(`${name}: could not spawn ${command}`);
+  // A missing binary (ENOENT) or a failed kill arrives as an 'error' event; without a listener it would
+  // take the whole bench down ("Unhandled 'error' event ... spawn /usr/sbin/nginx ENOENT").
+  let spawnError: Error | null = null;
+  proc.on('error', (err) => {
+    spawnError = err;
+  });
+  if (proc.pid === undefined) {
+    // spawn() reports ENOENT/EACCES asynchronously; the message is the same one it would carry.
+    throw new Error(`${name}: cannot run ${command}: ${accessProblem(command) ?? 'spawn failed'}`);
+  }
   live.add(proc);
   proc.once('exit', () => live.delete(proc));
+  const closed = new Promise<void>((resolve) => proc.once('close', () => resolve()));
   const lines: string[] = [];
   const keep = (chunk: Buffer) => {
     for (const line of chunk.toString('utf8').split('\n')) if (line.trim() !== '') lines.push(line);
@@ -44,7 +56,25 @@ export function spawnChild(
   };
   proc.stdout?.on('data', keep);
   proc.stderr?.on('data', keep);
-  return { name, proc, pid: proc.pid, tail: () => lines.join('\n') };
+  return {
+    name,
+    proc,
+    pid: proc.pid,
+    tail: () => (spawnError === null ? lines : [...lines, `(${(spawnError as Error).message})`]).join('\n'),
+    drained: (timeoutMs = 1000) => Promise.race([closed, sleep(timeoutMs)]),
+  };
+}
+
+/** Why `command` cannot be executed (missing, not executable), or null when it can. */
+export function accessProblem(command: string): string | null {
+  if (!command.includes('/')) return null; // looked up on PATH by spawn itself
+  try {
+    accessSync(command, constants.X_OK);
+    return null;
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    return code === 'ENOENT' ? 'no such file (ENOENT)' : `not executable (${code ?? 'error'})`;
+  }
 }
 
 /** Resolves with the first stdout line that parses as a JSON object (servers print {"port":N}). */

@@ -216,10 +216,19 @@ function parseAdminTokens(value: string | undefined, problems: string[]): AdminT
 }
 
 function addCidr(list: BlockList, cidr: string, path: string, problems: string[]): void {
-  const [address, bits] = cidr.split('/');
+  const parts = cidr.split('/');
+  const [address, bits] = parts;
   const family = address ? isIP(address) : 0;
-  const prefix = bits === undefined ? (family === 6 ? 128 : 32) : Number(bits);
-  if (family === 0 || !Number.isInteger(prefix) || prefix < 0 || prefix > (family === 6 ? 128 : 32)) {
+  // Digits only: Number('') is 0, and '10.0.0.1/' read as /0 would trust every address on the internet.
+  const prefix =
+    bits === undefined ? (family === 6 ? 128 : 32) : /^\d{1,3}$/.test(bits) ? Number(bits) : Number.NaN;
+  if (
+    parts.length > 2 ||
+    family === 0 ||
+    !Number.isInteger(prefix) ||
+    prefix < 0 ||
+    prefix > (family === 6 ? 128 : 32)
+  ) {
     problems.push(`${path}: '${cidr}' is not a CIDR (e.g. 10.0.0.0/8 or ::1/128)`);
     return;
   }

@@ -58,7 +58,14 @@ const serviceSchema = z.strictObject({
   failover: z.boolean().default(true),
   blue: poolSchema,
   green: poolSchema,
-  timeouts: timeoutsSchema.partial().optional(),
+  /** Overrides of proxy.timeouts for this service; a field left out keeps the proxy-wide value. */
+  timeouts: z
+    .strictObject({
+      connect: duration(1).optional(),
+      headers: duration(1).optional(),
+      body: duration(1).optional(),
+    })
+    .optional(),
   /** Demo behaviour per colour, used only by the in-process demo services. */
   demo: z.strictObject({ blue: demoColorSchema.optional(), green: demoColorSchema.optional() }).optional(),
   /** Whether a bearer token is required, optional or not used here (auth.defaultMode when absent). */

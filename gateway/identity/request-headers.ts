@@ -79,7 +79,7 @@ export function forwardableClientHeaders(
     if (lower.startsWith(RESERVED_PREFIX) || rules.reserved.has(lower)) continue;
     // X-Forwarded-Port, -Prefix, -Server, ...: only a trusted proxy may tell us about the original request.
     if (!peerTrusted && lower.startsWith(FORWARDED_PREFIX)) continue;
-    if (listed?.has(lower)) continue;
+    if (listed?.has(lower) || listed?.has(name.toLowerCase())) continue;
     out.push(name, raw[i + 1]!);
   }
   return out;

@@ -66,10 +66,15 @@ function checkManifest(manifest: BundleManifest, required: readonly string[]): v
       '.manifest has no wasm section (build with opa build -t wasm -e ...)',
     );
   }
-  for (const entry of wasm) {
-    const module = String(entry?.module ?? '').replace(/^\/+/, '');
-    if (module !== 'policy.wasm')
-      throw new BundleError('invalid_file', `unsupported wasm module ${entry?.module}`);
+  for (const entry of wasm as readonly unknown[]) {
+    // The manifest is untrusted JSON: check the types before touching the values (String() of
+    // {"toString": 1} throws a TypeError, which would surface as a 500 instead of a 422).
+    const { module, entrypoint } = (entry ?? {}) as { module?: unknown; entrypoint?: unknown };
+    if (typeof module !== 'string' || typeof entrypoint !== 'string') {
+      throw new BundleError('invalid_file', '.manifest wasm entries need a string module and entrypoint');
+    }
+    if (module.replace(/^\/+/, '') !== 'policy.wasm')
+      throw new BundleError('invalid_file', `unsupported wasm module ${JSON.stringify(module)}`);
   }
   const declared = new Set(wasm.map((w) => w.entrypoint));
   for (const e of required) {

@@ -36,6 +36,15 @@ export function policyConfigFromEnv(
   env: Readonly<Record<string, string | undefined>>,
   fileConfig: unknown,
 ): PolicyConfig {
+  // `policy: 5` or `policy: "x"` is a mistake, not an empty section: the schema names it at `policy`
+  // (spreading it would silently give the defaults, or "unknown field(s) 0, 1, 2" for a string).
+  if (
+    fileConfig !== undefined &&
+    fileConfig !== null &&
+    (typeof fileConfig !== 'object' || Array.isArray(fileConfig))
+  ) {
+    return policyConfigSchema.parse(fileConfig);
+  }
   const base = (fileConfig ?? {}) as Record<string, unknown>;
   const merged: Record<string, unknown> = { ...base };
   if (env.POLICY_BUNDLE) merged.bundle = env.POLICY_BUNDLE;

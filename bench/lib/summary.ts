@@ -1,0 +1,261 @@
+// What a bench run reports: per contender and connection count a summary (measured, skipped with why, or
+// CRASHED), the table, the target lines and the crash report with each dead contender's last output lines.
+import type { Contender } from './contenders.js';
+import type { Liveness } from './liveness.js';
+import { type LoadResult, median } from './load.js';
+import { fmt, fmtInt, markdownTable } from './report.js';
+
+/** The ratio column's peer. */
+export const REFERENCE = 'fastify-proxy';
+
+export interface Measurement extends LoadResult {
+  readonly round: number;
+}
+
+/** A contender found dead after a warm-up or a measurement. */
+export interface Crash {
+  readonly id: string;
+  readonly round: number;
+  readonly connections: number;
+  readonly phase: 'stage check' | 'warm-up' | 'measurement';
+  readonly reason: 'exited' | 'unresponsive';
+  readonly process: string;
+  readonly exitCode: number | null;
+  readonly signal: string | null;
+  readonly summary: string;
+  readonly tail: string;
+}
+
+export interface ContenderSummary {
+  readonly id: string;
+  readonly label: string;
+  readonly connections: number;
+  /** 'crashed': died in at least one round at this connection count; its numbers are not a result. */
+  readonly status: 'measured' | 'skipped' | 'crashed';
+  readonly reason?: string;
+  readonly crashes: readonly Crash[];
+  readonly rps: number;
+  readonly ratioToReference: number;
+  readonly p50Ms: number;
+  readonly p99Ms: number;
+  readonly errors: number;
+  readonly non2xx: number;
+  readonly statusCodes: Record<string, number>;
+  readonly peakRssMiB: number;
+}
+
+export function summarise(
+  selected: readonly Pick<Contender, 'id' | 'label'>[],
+  connectionsList: readonly number[],
+  measurements: Map<string, Measurement[]>,
+  skipped: Map<string, string>,
+  crashes: readonly Crash[],
+): ContenderSummary[] {
+  const out: ContenderSummary[] = [];
+  for (const connections of connectionsList) {
+    const reference = measurements.get(`${REFERENCE}@${connections}`) ?? [];
+    for (const c of selected) {
+      const list = measurements.get(`${c.id}@${connections}`) ?? [];
+      // Connection counts run in list order; a crash at an earlier one ends that round for the contender,
+      // so it counts at the later ones too.
+      const crashed = crashes.filter(
+        (x) => x.id === c.id && (x.connections === connections || x.phase === 'stage check'),
+      );
+      const missedRounds = crashes.filter(
+        (x) =>
+          x.id === c.id &&
+          x.phase !== 'stage check' &&
+          connectionsList.indexOf(x.connections) < connectionsList.indexOf(connections),
+      );
+      const allCrashes = [...crashed, ...missedRounds];
+      if (allCrashes.length > 0) {
+        const first = allCrashes[0]!;
+        out.push({
+          id: c.id,
+          label: c.label,
+          connections,
+          status: 'crashed',
+          reason:
+            first.connections === connections || first.phase === 'stage check'
+              ? `CRASHED (${first.summary}) in ${first.phase}, round ${first.round + 1}`
+              : `CRASHED earlier in round ${first.round + 1} (c=${first.connections}: ${first.summary})`,
+          crashes: allCrashes,
+          rps: Number.NaN,
+          ratioToReference: Number.NaN,
+          p50Ms: Number.NaN,
+          p99Ms: Number.NaN,
+          errors: 0,
+          non2xx: 0,
+          statusCodes: {},
+          peakRssMiB: Number.NaN,
+        });
+        continue;
+      }
+      if (list.length === 0) {
+        out.push({
+          id: c.id,
+          label: c.label,
+          connections,
+          status: 'skipped',
+          reason: skipped.get(c.id) ?? 'failed to start in every round',
+          crashes: [],
+          rps: Number.NaN,
+          ratioToReference: Number.NaN,
+          p50Ms: Number.NaN,
+          p99Ms: Number.NaN,
+          errors: 0,
+          non2xx: 0,
+          statusCodes: {},
+          peakRssMiB: Number.NaN,
+        });
+        continue;
+      }
+      // Ratio per round (the two measured minutes apart at most), then the median of those.
+      const ratios = list.map((m) => {
+        const ref = reference.find((r) => r.round === m.round);
+        return ref === undefined ? Number.NaN : m.rps / ref.rps;
+      });
+      const statusCodes: Record<string, number> = {};
+      for (const m of list)
+        for (const [code, n] of Object.entries(m.statusCodes))
+          statusCodes[code] = (statusCodes[code] ?? 0) + n;
+      out.push({
+        id: c.id,
+        label: c.label,
+        connections,
+        status: 'measured',
+        crashes: [],
+        rps: median(list.map((m) => m.rps)),
+        ratioToReference: median(ratios),
+        p50Ms: median(list.map((m) => m.p50Ms)),
+        p99Ms: median(list.map((m) => m.p99Ms)),
+        errors: list.reduce((s, m) => s + m.errors, 0),
+        non2xx: list.reduce((s, m) => s + m.non2xx, 0),
+        statusCodes,
+        peakRssMiB: c.id === 'direct' ? Number.NaN : Math.max(...list.map((m) => m.peakRssKb)) / 1024,
+      });
+    }
+  }
+  return out;
+}
+
+export function resultsTable(
+  summaries: readonly ContenderSummary[],
+  connectionsList: readonly number[],
+): string {
+  const rows: string[][] = [];
+  for (const connections of connectionsList) {
+    for (const s of summaries.filter((x) => x.connections === connections)) {
+      if (s.status !== 'measured') {
+        rows.push([s.label, String(connections), s.reason ?? s.status, '', '', '', '', '', '']);
+        continue;
+      }
+      rows.push([
+        s.label,
+        String(connections),
+        fmtInt(s.rps),
+        s.id === REFERENCE ? '1.00×' : `${fmt(s.ratioToReference, 2)}×`,
+        fmt(s.p50Ms, 2),
+        fmt(s.p99Ms, 2),
+        fmtInt(s.errors),
+        fmtInt(s.non2xx),
+        s.id === 'direct' ? '(upstream)' : fmt(s.peakRssMiB, 0),
+      ]);
+    }
+  }
+  return markdownTable(
+    [
+      'contender',
+      'conns',
+      'req/s (2xx, median)',
+      '× @fastify/http-proxy',
+      'p50 ms',
+      'p99 ms',
+      'errors',
+      'non-2xx',
+      'peak RSS MiB',
+    ],
+    rows,
+    ['l', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r'],
+  );
+}
+
+export function targetLines(
+  summaries: readonly ContenderSummary[],
+  connectionsList: readonly number[],
+): string[] {
+  const get = (id: string, c: number) =>
+    summaries.find((s) => s.id === id && s.connections === c && s.status === 'measured');
+  const lines: string[] = [];
+  const verdict = (ok: boolean) => (ok ? 'met' : 'missed');
+  for (const c of connectionsList) {
+    const full = get('gateway-full', c);
+    const fg = get('fast-gateway', c);
+    if (full === undefined) {
+      const s = summaries.find((x) => x.id === 'gateway-full' && x.connections === c);
+      lines.push(
+        `c=${c}: full pipeline not measured (${s?.reason ?? 'not selected'}); throughput targets open.`,
+      );
+      continue;
+    }
+    lines.push(
+      `c=${c}: full pipeline ${fmt(full.ratioToReference, 2)}× @fastify/http-proxy (target ≥ 1.0×: ${verdict(full.ratioToReference >= 1)})`,
+    );
+    if (fg !== undefined) {
+      const ratio = full.rps / fg.rps;
+      lines.push(
+        `c=${c}: full pipeline ${fmt(ratio, 2)}× fast-gateway (target ≥ 1.2×: ${verdict(ratio >= 1.2)})`,
+      );
+    }
+  }
+  const full50 = get('gateway-full', 50);
+  const direct50 = get('direct', 50);
+  if (full50 !== undefined && direct50 !== undefined) {
+    const added = full50.p99Ms - direct50.p99Ms;
+    lines.push(
+      `c=50: full pipeline adds ${fmt(added, 2)} ms p99 over direct (target ≤ 2 ms: ${verdict(added <= 2)})`,
+    );
+  }
+  const min50 = get('gateway-minimal', 50);
+  if (min50 !== undefined && direct50 !== undefined) {
+    lines.push(
+      `c=50: minimal gateway adds ${fmt(min50.p99Ms - direct50.p99Ms, 2)} ms p99 over direct; ${fmt(min50.ratioToReference, 2)}× @fastify/http-proxy`,
+    );
+  }
+  lines.push(
+    'Policy decision targets (p99 ≤ 50 µs in-process, ≥ 20× faster than OPA REST): see the micro-benchmarks.',
+  );
+  return lines;
+}
+
+export function crashOf(
+  id: string,
+  round: number,
+  connections: number,
+  phase: Crash['phase'],
+  state: Exclude<Liveness, { alive: true }>,
+): Crash {
+  const { reason, process: proc, exitCode, signal, summary, tail } = state;
+  return { id, round, connections, phase, reason, process: proc, exitCode, signal, summary, tail };
+}
+
+export function lastLines(text: string, n: number): string[] {
+  return text
+    .split('\n')
+    .filter((l) => l.trim() !== '')
+    .slice(-n);
+}
+
+/** Every crash with its last output lines, under the table. */
+export function crashReport(crashes: readonly Crash[]): string {
+  if (crashes.length === 0) return '';
+  const blocks = crashes.map((c) => {
+    const where =
+      c.phase === 'stage check' ? 'the stage check' : `round ${c.round + 1}, c=${c.connections}, ${c.phase}`;
+    const tail = lastLines(c.tail, 8).map((l) => `    ${l.slice(0, 300)}`);
+    return [`- **${c.id}** CRASHED (${where}): ${c.summary}`, ...(tail.length > 0 ? ['', ...tail] : [])].join(
+      '\n',
+    );
+  });
+  return `Crashes (a crashed contender has no throughput; its last output lines):\n\n${blocks.join('\n\n')}`;
+}
