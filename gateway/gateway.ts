@@ -66,8 +66,12 @@ export async function startGateway(config: ResolvedConfig, options: GatewayOptio
     const redis = config.redis.url ? await RedisConnections.open(config.redis.url, logger) : null;
     if (redis) closers.push(redis);
     const table = new ServiceTable(config.services);
-    const runtimes = new Map(config.services.map((s) => [s.name, new ServiceRuntime(s, config.proxy, metrics)]));
-    closers.push({ close: async () => void (await Promise.all([...runtimes.values()].map((r) => r.close()))) });
+    const runtimes = new Map(
+      config.services.map((s) => [s.name, new ServiceRuntime(s, config.proxy, metrics)]),
+    );
+    closers.push({
+      close: async () => void (await Promise.all([...runtimes.values()].map((r) => r.close()))),
+    });
     const audit = new AuditLog(config.admin.auditLog, logger);
     await audit.open();
     closers.push(audit);
@@ -105,7 +109,8 @@ export async function startGateway(config: ResolvedConfig, options: GatewayOptio
 
     // The admin plane. With no ADMIN_TOKENS (allowed only on a loopback admin address) a one-off token is
     // made and printed, so the admin plane is never open, not even on a developer's machine.
-    const generatedAdminToken = config.adminTokens.length === 0 ? randomBytes(24).toString('base64url') : null;
+    const generatedAdminToken =
+      config.adminTokens.length === 0 ? randomBytes(24).toString('base64url') : null;
     const admin = createAdminServer({
       authenticator: new AdminTokenAuthenticator(
         generatedAdminToken ? [{ name: 'local', token: generatedAdminToken }] : config.adminTokens,
@@ -131,7 +136,13 @@ export async function startGateway(config: ResolvedConfig, options: GatewayOptio
     const dataUrl = urlOf(server);
     const adminUrl = urlOf(admin.server);
     logger.info(
-      { data: dataUrl, admin: adminUrl, config: config.source, services: table.names, modules: chain.modules },
+      {
+        data: dataUrl,
+        admin: adminUrl,
+        config: config.source,
+        services: table.names,
+        modules: chain.modules,
+      },
       'gateway started',
     );
 
@@ -142,7 +153,9 @@ export async function startGateway(config: ResolvedConfig, options: GatewayOptio
         .then(() => logger.info('gateway stopped'));
       return shuttingDown;
     };
-    const signer = demoSignerOf({ shared: (key, make) => (memo.has(key) ? (memo.get(key) as never) : make()) });
+    const signer = demoSignerOf({
+      shared: (key, make) => (memo.has(key) ? (memo.get(key) as never) : make()),
+    });
     return {
       config,
       logger,

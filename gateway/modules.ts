@@ -2,11 +2,12 @@
 // request passes the enabled modules top to bottom; each stage continues, stops with a local reply, or
 // answers itself. Adding a stage is one folder with a module.ts and one line here (README: "Adding a
 // stage"). Which fields of the request context each stage writes is documented in core/types.ts.
-import type { StageModule } from './pipeline/stage-module.js';
+
 import { authModule } from './auth/module.js';
 import { createIdentityStage } from './identity/stage.js';
 import { createAccessLogStage } from './pipeline/access-log.js';
 import { createHealthStage } from './pipeline/health-stage.js';
+import type { StageModule } from './pipeline/stage-module.js';
 import { policyModule } from './policy/module.js';
 import { Forwarder } from './proxy/forwarder.js';
 import { createProxyStage } from './proxy/stage.js';

@@ -3,20 +3,20 @@ import { hostname } from 'node:os';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
+import type { Closeable } from '../core/types.js';
+import type { WeightStore } from '../core/weight-store.js';
 import { defaultParams } from '../rollout/config.js';
 import { RedisFleetWindows } from '../rollout/fleet-windows.js';
 import { type Leadership, LocalLeadership, RedisLeaderLease } from '../rollout/leader.js';
 import { LiveWindows } from '../rollout/live-windows.js';
 import { RolloutManager } from '../rollout/manager.js';
 import { RedisRolloutStore } from '../rollout/redis-rollout-store.js';
-import { RedisWeightStore } from './routing/redis-weight-store.js';
 import { MemoryRolloutStore } from '../rollout/rollout-store.js';
 import { LocalWindowSource, type WindowSource } from '../rollout/window-source.js';
 import type { AuditLog } from './admin/audit-log.js';
 import type { ResolvedConfig } from './config/load.js';
-import type { Closeable } from '../core/types.js';
 import { MemoryWeightStore } from './routing/memory-weight-store.js';
-import type { WeightStore } from '../core/weight-store.js';
+import { RedisWeightStore } from './routing/redis-weight-store.js';
 
 export interface RolloutWiring {
   readonly windows: LiveWindows;

@@ -88,7 +88,8 @@ export async function drainAndClose(
   await new Promise((resolve) => setTimeout(resolve, grace));
   const expired = await Promise.race([plane.drain().then(() => false), timedOut]);
   clearTimeout(timer);
-  if (expired) logger.warn({ inFlight: plane.inFlight }, 'drain timeout reached; closing remaining connections');
+  if (expired)
+    logger.warn({ inFlight: plane.inFlight }, 'drain timeout reached; closing remaining connections');
   else logger.info({ ms: Date.now() - started }, 'drained');
   server.closeIdleConnections();
   server.closeAllConnections();

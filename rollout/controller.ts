@@ -1,7 +1,7 @@
-import { RolloutConflictError } from './errors.js';
 import { type Color, otherColor } from '../core/types.js';
 import type { ServiceWeights } from '../core/weight-store.js';
 import type { Analysis } from './analysis.js';
+import { RolloutConflictError } from './errors.js';
 import type { RolloutParams } from './params.js';
 
 // The rollout state machine, pure: every function takes the rollout and the time, and returns the next

@@ -1,16 +1,16 @@
 import { randomUUID } from 'node:crypto';
 import { Registry } from 'prom-client';
+import { type Color, otherColor } from '../core/types.js';
+import { type ServiceWeights, StaleFenceError, type WeightStore } from '../core/weight-store.js';
+import { analyse } from './analysis.js';
+import type { AnalysisRecord, Decision, Rollout, RolloutStateName, Transition } from './controller.js';
+import * as controller from './controller.js';
 import {
   RolloutConflictError,
   RolloutError,
   RolloutNotFoundError,
   RolloutStateUnavailableError,
 } from './errors.js';
-import { type Color, otherColor } from '../core/types.js';
-import { type ServiceWeights, StaleFenceError, type WeightStore } from '../core/weight-store.js';
-import { analyse } from './analysis.js';
-import type { AnalysisRecord, Decision, Rollout, RolloutStateName, Transition } from './controller.js';
-import * as controller from './controller.js';
 import type { Leadership } from './leader.js';
 import { RolloutMetrics } from './metrics.js';
 import { DEFAULT_PARAMS, type RolloutParams, resolveParams } from './params.js';

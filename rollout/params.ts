@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { duration } from '../core/duration.js';
-import { InvalidRolloutParamsError } from './errors.js';
 import type { Thresholds } from './analysis.js';
+import { InvalidRolloutParamsError } from './errors.js';
 
 /** Everything one rollout runs with, fully resolved (defaults applied, validated). */
 export interface RolloutParams {

@@ -1,8 +1,8 @@
 import type { FastifyInstance } from 'fastify';
 import { Errors, GatewayError } from '../../core/errors.js';
 import { COLORS } from '../../core/types.js';
-import type { ServiceRuntime } from '../proxy/service-runtime.js';
 import type { WeightStore } from '../../core/weight-store.js';
+import type { ServiceRuntime } from '../proxy/service-runtime.js';
 import type { AuditLog } from './audit-log.js';
 
 export interface WindowSummarySource {

@@ -1,8 +1,9 @@
 import { z } from 'zod';
-import { rolloutConfigSchema } from '../../rollout/config.js';
-import { serviceAuthSchema } from '../auth/config.js';
-import { rateLimitConfigSchema } from '../ratelimit/config.js';
 import { duration } from '../../core/duration.js';
+import { rolloutConfigSchema } from '../../rollout/config.js';
+import { authConfigSchema, serviceAuthSchema } from '../auth/config.js';
+import { policyConfigSchema } from '../policy/config.js';
+import { rateLimitConfigSchema } from '../ratelimit/config.js';
 
 // The gateway's configuration file. Every field has a default, so `{}` plus services is a valid file;
 // the embedded default lives in config/gateway.yaml. Runtime code receives the parsed, typed result.
@@ -162,18 +163,16 @@ export const configSchema = z.strictObject({
       level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     })
     .prefault({}),
-  /** In-process demo upstreams for the embedded default: one listener per service and colour. */
-  demo: z
-    .strictObject({
-      enabled: z.boolean().default(false),
-      host: z.string().default('127.0.0.1'),
-      basePort: z.number().int().min(0).max(65535).default(18100),
-    })
-    .prefault({}),
-  /** Parsed with the environment merged in (JWT_* variables); see gateway/auth/config.ts. */
-  auth: z.unknown().optional(),
+  /**
+   * In-process demo upstreams for the embedded default: the services' upstream URLs are answered by this
+   * process (each URL's host and port), with the behaviour of each service's `demo:` section.
+   */
+  demo: z.strictObject({ enabled: z.boolean().default(false) }).prefault({}),
+  /** The JWT module (gateway/auth/config.ts); absent = off, unless JWT_SECRET/JWT_PUBLIC_KEY/JWKS_URL. */
+  auth: authConfigSchema.optional(),
   rateLimit: rateLimitConfigSchema.prefault({}),
-  policy: z.unknown().optional(),
+  /** The policy module (gateway/policy/config.ts); absent = off, unless POLICY_BUNDLE. */
+  policy: policyConfigSchema.optional(),
   rollout: rolloutConfigSchema,
 });
 

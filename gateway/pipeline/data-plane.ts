@@ -132,7 +132,10 @@ export class DataPlane {
     if (ctx.clientGone) return; // nobody is left to answer; counted as 499 when the response closed
     let error = toGatewayError(err);
     if (error === null) {
-      this.#logger.error({ err, requestId: ctx.id, path: ctx.path }, 'unexpected error in the request pipeline');
+      this.#logger.error(
+        { err, requestId: ctx.id, path: ctx.path },
+        'unexpected error in the request pipeline',
+      );
       error = new GatewayError(Errors.INTERNAL);
     }
     this.#responder.dataError(res, ctx, error, null);

@@ -7,7 +7,7 @@ export {
 } from './admin-routes.js';
 export { BundleError, type ParsedBundle, parseBundle } from './bundle.js';
 export type { BundleFailureKind } from './bundle-error.js';
-export { DEFAULT_BUNDLE, type PolicyConfig, policyConfigFromEnv, policyConfigSchema } from './config.js';
+export { DEFAULT_BUNDLE, type PolicyConfig, policyConfigSchema } from './config.js';
 export type { Decision } from './decision.js';
 export { createDecisionLogger, type DecisionLogger, type DecisionLogSink } from './decision-log.js';
 export {

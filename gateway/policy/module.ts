@@ -35,7 +35,11 @@ export const policyModule: StageModule = {
       );
     }
     const decisionLog = config.decisionLog.enabled
-      ? createDecisionLogger({ enabled: true, sampleRate: config.decisionLog.sampleRate, sink: process.stdout })
+      ? createDecisionLogger({
+          enabled: true,
+          sampleRate: config.decisionLog.sampleRate,
+          sink: process.stdout,
+        })
       : undefined;
     return {
       stage: createPolicyStage({ manager, registry, logger, ...(decisionLog ? { decisionLog } : {}) }),

@@ -1,8 +1,8 @@
 import type { RequestContext, Stage } from '../../core/types.js';
 import type { WeightStore } from '../../core/weight-store.js';
 import type { ResolvedConfig } from '../config/load.js';
-import { newStickyId, readCookie, stickySetCookie } from './sticky-cookie.js';
 import { bucketOf, isGreenBucket } from './sticky.js';
+import { newStickyId, readCookie, stickySetCookie } from './sticky-cookie.js';
 
 /**
  * The blue/green split, after the policy: the override header counts only when the policy allowed it;
@@ -10,7 +10,10 @@ import { bucketOf, isGreenBucket } from './sticky.js';
  * else the client address) is hashed into one of 10 000 buckets, green while the bucket is below
  * `green × 100`, so raising the weight only ever moves users from blue to green.
  */
-export function createSplitStage(weights: WeightStore, cookie: ResolvedConfig['server']['stickyCookie']): Stage {
+export function createSplitStage(
+  weights: WeightStore,
+  cookie: ResolvedConfig['server']['stickyCookie'],
+): Stage {
   return {
     name: 'split',
     run(ctx: RequestContext) {

@@ -106,7 +106,10 @@ describe('JWKS rotation', () => {
       { kid: 'a', publicKey: keyA.publicKey },
       { kid: 'b', publicKey: keyB.publicKey },
     ]);
-    assert.equal((await admit(stage, bearer(await tokenFrom(keyB, undefined, 'no-kid')))).claims?.sub, 'no-kid');
+    assert.equal(
+      (await admit(stage, bearer(await tokenFrom(keyB, undefined, 'no-kid')))).claims?.sub,
+      'no-kid',
+    );
   });
 
   test("a JWK's alg narrows what its key may verify", async () => {
