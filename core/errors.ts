@@ -1,5 +1,5 @@
 // The one catalogue of errors the gateway itself answers with. Every gateway-made response is built
-// from here, so the status code, the JSON shape of DESIGN.md and the metrics label always agree.
+// from here, so the status code, the JSON error shape of the contract and the metrics label always agree.
 
 export interface ErrorSpec {
   readonly code: string;
@@ -52,7 +52,7 @@ export class GatewayError extends Error {
   }
 }
 
-/** The JSON error body of DESIGN.md. */
+/** The JSON error body of the contract: {"error": {"code", "message", "requestId"}}. */
 export function errorBody(code: string, message: string, requestId: string): string {
   return JSON.stringify({ error: { code, message, requestId } });
 }

@@ -3,7 +3,7 @@ import { Registry } from 'prom-client';
 import { type Color, otherColor } from '../core/types.js';
 import { type ServiceWeights, StaleFenceError, type WeightStore } from '../core/weight-store.js';
 import { analyse } from './analysis.js';
-import type { AnalysisRecord, Decision, Rollout, RolloutStateName, Transition } from './controller.js';
+import type { AnalysisRecord, Rollout, RolloutStateName, StepDecision, Transition } from './controller.js';
 import * as controller from './controller.js';
 import {
   RolloutConflictError,
@@ -260,7 +260,7 @@ export class RolloutManager {
     await this.#after(service, decision);
   }
 
-  async #act(service: string, action: (r: Rollout, now: number) => Decision): Promise<RolloutStatus> {
+  async #act(service: string, action: (r: Rollout, now: number) => StepDecision): Promise<RolloutStatus> {
     this.#known(service);
     for (let attempt = 0; attempt < CAS_RETRIES; attempt++) {
       const r = await this.#o.store.get(service);
@@ -275,7 +275,7 @@ export class RolloutManager {
   }
 
   /** After a decision was persisted: audit, metrics, and the weight write when this replica leads. */
-  async #after(service: string, decision: Decision): Promise<void> {
+  async #after(service: string, decision: StepDecision): Promise<void> {
     const { rollout } = decision;
     this.#observe(service, rollout);
     for (const transition of decision.transitions) {

@@ -2,13 +2,12 @@
 // variables are laid over the document by gateway/config/environment.ts first.
 import { z } from 'zod';
 import { duration } from '../../core/duration.js';
+import { BUILT_POLICY_BUNDLE } from '../util/package-root.js';
 import { DEFAULT_MAX_MEMORY_PAGES } from './manager.js';
-
-export const DEFAULT_BUNDLE = 'policies/build/bundle.tar.gz';
 
 export const policyConfigSchema = z.strictObject({
   /** A file path or an http(s) URL. */
-  bundle: z.string().min(1).default(DEFAULT_BUNDLE),
+  bundle: z.string().min(1).default(BUILT_POLICY_BUNDLE),
   pollIntervalMs: duration(1000).default(30_000),
   pollJitter: z.number().min(0).max(1).default(0.1),
   /** PEM public key; bundles must then be signed by it. Usually from POLICY_VERIFICATION_KEY. */

@@ -108,7 +108,10 @@ describe('config/env/*.env.example', () => {
 
   test('no runtime module reads the environment: one configuration path', () => {
     const readers = runtimeSources().filter((file) => /process\.env\b/.test(readFileSync(file, 'utf8')));
-    assert.deepEqual(readers.map((f) => relative(REPO, f)), []);
+    assert.deepEqual(
+      readers.map((f) => relative(REPO, f)),
+      [],
+    );
   });
 
   test('the scan finds the variables of the brief (guards the scan itself)', () => {
