@@ -64,6 +64,7 @@ export const proxyModule: StageModule = {
       responder,
       maxBodyBytes: config.server.maxBodyBytes,
       keepEscapedSlashes: config.server.escapedSlashes === 'keep',
+      sendTimeout: config.server.sendTimeout,
     });
     return { stage: createProxyStage(runtimes, forwarder) };
   },

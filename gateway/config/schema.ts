@@ -95,6 +95,12 @@ export const configSchema = z.strictObject({
        * about a second (the server checks its connections every second, not node's default 30 s).
        */
       requestTimeout: duration(0).default(120_000),
+      /**
+       * A response the client stops reading (nginx's send_timeout): when no byte could be sent to the
+       * client for this long, the connection is closed (499). Never shorter than a service's body
+       * timeout plus a second, so a slow upstream is not blamed on the client.
+       */
+      sendTimeout: duration(100).default(60_000),
       /** Time allowed to receive the request line and headers (slowloris); at most requestTimeout. */
       headersTimeout: duration(1).default(10_000),
       /** Open client connections the data plane accepts at once; further ones are closed at accept. */

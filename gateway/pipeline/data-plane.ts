@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
 import { Errors, GatewayError } from '../../core/errors.js';
 import type { RequestContext, Stage } from '../../core/types.js';
@@ -15,7 +16,10 @@ export interface DataPlaneOptions {
 
 /** The request context of a response, for the shared 'close' listener (no closure per request). */
 const kContext = Symbol('acgs.context');
-type TrackedResponse = ServerResponse & { [kContext]?: RequestContext };
+/** The responses of one connection that have not ended yet (pipelined requests queue up here). */
+const kOpen = Symbol('acgs.open');
+type TrackedResponse = ServerResponse & { [kContext]?: RequestContext; [kOpen]?: Set<TrackedResponse> };
+type TrackedSocket = Socket & { [kOpen]?: Set<TrackedResponse> };
 
 const NO_HEADERS: readonly string[] = Object.freeze([]);
 
@@ -35,6 +39,8 @@ export class DataPlane {
   #idle: (() => void) | null = null;
   /** Runs once per request when its response closes, however it ended; `this` is the response. */
   readonly #onClose: (this: TrackedResponse) => void;
+  /** Runs once per connection when it closes; `this` is the socket. */
+  readonly #onSocketClose: (this: TrackedSocket) => void;
 
   constructor(options: DataPlaneOptions) {
     this.#stages = options.stages;
@@ -45,6 +51,16 @@ export class DataPlane {
     const plane = this;
     this.#onClose = function (this: TrackedResponse) {
       plane.#ended(this);
+    };
+    // node emits 'close' only for the response attached to the socket: the responses of pipelined
+    // requests queued behind it never close when the client hangs up. Left alone, each would stay in
+    // flight for ever with its upstream request, and drain would never finish (a client could pile them
+    // up at will), so every response still open on a closed connection ends here, as a 499.
+    this.#onSocketClose = function (this: TrackedSocket) {
+      const open = this[kOpen];
+      if (open === undefined) return;
+      this[kOpen] = undefined;
+      for (const res of open) plane.#ended(res);
     };
   }
 
@@ -82,8 +98,19 @@ export class DataPlane {
     this.#inFlight++;
     this.#metrics.requestReceived();
     const ctx = newContext(req, expectContinue);
-    (res as TrackedResponse)[kContext] = ctx;
+    const tracked = res as TrackedResponse;
+    tracked[kContext] = ctx;
     res.once('close', this.#onClose);
+    // One set and one listener per connection, not per request.
+    const socket = req.socket as TrackedSocket;
+    let open = socket[kOpen];
+    if (open === undefined) {
+      open = new Set();
+      socket[kOpen] = open;
+      socket.once('close', this.#onSocketClose);
+    }
+    open.add(tracked);
+    tracked[kOpen] = open;
     if (this.#draining) res.shouldKeepAlive = false;
     // The safety net: whatever a stage throws becomes an answer in the JSON shape; a bug is a 500,
     // logged with its stack.
@@ -105,8 +132,11 @@ export class DataPlane {
    * the upstream request still in flight is cancelled so its connection is freed at once.
    */
   #ended(res: TrackedResponse): void {
-    const ctx = res[kContext]!;
+    const ctx = res[kContext];
+    if (ctx === undefined) return; // already ended (its connection closed first, or the other way round)
     res[kContext] = undefined;
+    res[kOpen]?.delete(res);
+    res[kOpen] = undefined;
     if (res.writableFinished) {
       this.#metrics.requestEnded(res.statusCode);
     } else {
