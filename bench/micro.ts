@@ -14,9 +14,9 @@ import { exportSPKI, generateKeyPair, SignJWT } from 'jose';
 import pino from 'pino';
 import { Registry } from 'prom-client';
 import { Pool } from 'undici';
+import type { RequestContext, Stage } from '../core/types.js';
 import { authConfigSchema } from '../gateway/auth/config.js';
 import { createAuthStage } from '../gateway/auth/stage.js';
-import type { RequestContext, Stage } from '../gateway/core/types.js';
 import { parseRateLimitConfig } from '../gateway/ratelimit/config.js';
 import { MemoryStore } from '../gateway/ratelimit/memory-store.js';
 import { RedisStore, recommendedRedisOptions } from '../gateway/ratelimit/redis-store.js';
@@ -195,7 +195,6 @@ function requestContext(
     service: 'ac',
     rest: '/bench',
     claims,
-    identity: '127.0.0.1',
     colorOverride: null,
     overrideAllowed: false,
     color: null,

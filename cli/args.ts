@@ -2,7 +2,7 @@ import { type ParseArgsConfig, parseArgs } from 'node:util';
 
 export class UsageError extends Error {}
 
-/** node:util parseArgs with errors turned into UsageError (exit code 64, EX_USAGE). */
+/** node:util parseArgs with errors turned into UsageError (exit code 2, as every command answers a usage error). */
 export function parse<T extends NonNullable<ParseArgsConfig['options']>>(
   argv: string[],
   options: T,

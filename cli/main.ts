@@ -25,19 +25,19 @@ export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   if (command === undefined || command === '--help' || command === '-h' || command === 'help') {
     process.stdout.write(`${HELP}\n`);
-    return command === undefined ? 64 : 0;
+    return command === undefined ? 2 : 0;
   }
   const load = COMMANDS[command];
   if (!load) {
     process.stderr.write(`acgs-gateway: unknown command '${command}'\n\n${HELP}\n`);
-    return 64;
+    return 2;
   }
   try {
     return await (await load())(rest);
   } catch (err) {
     if (err instanceof UsageError) {
       process.stderr.write(`acgs-gateway ${command}: ${err.message} (see --help)\n`);
-      return 64;
+      return 2;
     }
     throw err;
   }

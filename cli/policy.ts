@@ -11,14 +11,14 @@ import { pipeline } from 'node:stream/promises';
 import { parseArgs } from 'node:util';
 import { createGzip } from 'node:zlib';
 import tar from 'tar-stream';
-import { PACKAGE_ROOT } from '../gateway/util/package-root.js';
+import { BUILT_POLICY_BUNDLE, PACKAGE_ROOT } from '../gateway/util/package-root.js';
 
 // From source (cli/) and from dist/cli/ alike, the package root is the folder holding package.json.
 const repoRoot = PACKAGE_ROOT;
 
 export const POLICY_ENTRYPOINTS = ['acgs/gateway/decision', 'acgs/gateway/admin_decision'] as const;
 export const DEFAULT_POLICY_DIR = join(repoRoot, 'policies');
-export const DEFAULT_BUNDLE_PATH = join(repoRoot, 'policies', 'build', 'bundle.tar.gz');
+
 /** Honest margin under today's ~99 %: new rules must come with tests, small gaps are tolerated. */
 export const DEFAULT_COVERAGE_THRESHOLD = 95;
 // Our own build output is never policy; Rego tests stay out of the bundle (but not out of `opa test`).
@@ -57,7 +57,7 @@ export interface BuildOptions {
 /** Compiles policies/ to a wasm bundle; returns the output path and the revision written to .manifest. */
 export async function buildPolicyBundle(opts: BuildOptions): Promise<{ output: string; revision: string }> {
   const policyDir = resolve(opts.policyDir ?? DEFAULT_POLICY_DIR);
-  const output = resolve(opts.output ?? DEFAULT_BUNDLE_PATH);
+  const output = resolve(opts.output ?? BUILT_POLICY_BUNDLE);
   const revision = opts.revision ?? (await defaultRevision(policyDir));
   await mkdir(dirname(output), { recursive: true });
   const tmp = await mkdtemp(join(tmpdir(), 'acgs-opa-'));

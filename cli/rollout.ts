@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util';
 import { request } from 'undici';
-import { parseDuration } from '../gateway/config/duration.js';
+import { parseDuration } from '../core/duration.js';
 
 // `acgs-gateway rollout …` and the admin-plane HTTP helper `weights` shares.
 // Exit codes: 0 done; 1 the admin API refused or failed; 2 bad usage; 3 admin plane unreachable;

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { duration } from '../gateway/config/duration.js';
+import { duration } from '../core/duration.js';
 import { DEFAULT_PARAMS, fields, type RolloutParams } from './params.js';
 
 // The `rollout:` section of gateway.yaml. Plugs into the gateway's config schema as

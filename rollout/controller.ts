@@ -1,7 +1,7 @@
-import { Errors, GatewayError } from '../gateway/core/errors.js';
-import { type Color, otherColor } from '../gateway/core/types.js';
-import type { ServiceWeights } from '../gateway/routing/weight-store.js';
+import { type Color, otherColor } from '../core/types.js';
+import type { ServiceWeights } from '../core/weight-store.js';
 import type { Analysis } from './analysis.js';
+import { RolloutConflictError } from './errors.js';
 import type { RolloutParams } from './params.js';
 
 // The rollout state machine, pure: every function takes the rollout and the time, and returns the next
@@ -89,7 +89,7 @@ export interface Rollout {
   readonly version: number;
 }
 
-export interface Decision {
+export interface StepDecision {
   readonly rollout: Rollout;
   readonly transitions: readonly Transition[];
   /** Present when the split must change. */
@@ -100,7 +100,7 @@ export interface Decision {
 export const MAX_ANALYSES = 50;
 export const MAX_HISTORY = 200;
 
-const conflict = (message: string) => new GatewayError(Errors.CONFLICT, message);
+const conflict = (message: string) => new RolloutConflictError(message);
 
 function greenFor(candidate: Color, candidateWeight: number): number {
   return candidate === 'green' ? candidateWeight : 100 - candidateWeight;
@@ -119,7 +119,7 @@ export interface StartInput {
   readonly previous?: Rollout | null | undefined;
 }
 
-export function start(input: StartInput): Decision {
+export function start(input: StartInput): StepDecision {
   const { id, service, params, current, actor, now, previous } = input;
   if (previous && isActive(previous.state)) {
     throw conflict(
@@ -186,7 +186,7 @@ interface Change {
 }
 
 /** Moves to a new state and/or weight, recording the transition and the write it needs. */
-function transit(rollout: Rollout, change: Change, now: number, patch: Partial<Rollout> = {}): Decision {
+function transit(rollout: Rollout, change: Change, now: number, patch: Partial<Rollout> = {}): StepDecision {
   const ended = !isActive(change.state);
   const transition: Transition = {
     at: now,
@@ -220,14 +220,14 @@ function transit(rollout: Rollout, change: Change, now: number, patch: Partial<R
  * than `maxInconclusive` in a row pauses: advancing blind would be unsafe, and rolling back a release
  * nobody has used would punish quiet hours, so an operator decides (resume, promote or abort).
  */
-export function applyAnalysis(rollout: Rollout, analysis: Analysis, now: number): Decision {
+export function applyAnalysis(rollout: Rollout, analysis: Analysis, now: number): StepDecision {
   if (rollout.state !== 'progressing') throw conflict(`cannot analyse a ${rollout.state} rollout`);
   const record: AnalysisRecord = { ...analysis, at: now, step: rollout.stepIndex, weight: rollout.weight };
   const analysed: Rollout = { ...rollout, analyses: [...rollout.analyses, record].slice(-MAX_ANALYSES) };
   const { params } = rollout;
   const numbers = analysis.reasons.join('; ');
   const system = 'controller';
-  let decision: Decision;
+  let decision: StepDecision;
 
   if (analysis.outcome === 'pass') {
     const last = rollout.stepIndex === params.steps.length - 1;
@@ -305,7 +305,7 @@ export function applyAnalysis(rollout: Rollout, analysis: Analysis, now: number)
 }
 
 /** Stays on the step for another interval; not a transition, only the analysis is recorded. */
-function hold(rollout: Rollout, now: number, patch: Partial<Rollout>): Decision {
+function hold(rollout: Rollout, now: number, patch: Partial<Rollout>): StepDecision {
   const next: Rollout = {
     ...rollout,
     ...patch,
@@ -323,7 +323,12 @@ function mustBeActive(rollout: Rollout, action: string): void {
   }
 }
 
-export function pause(rollout: Rollout, actor: string, reason: string | undefined, now: number): Decision {
+export function pause(
+  rollout: Rollout,
+  actor: string,
+  reason: string | undefined,
+  now: number,
+): StepDecision {
   mustBeActive(rollout, 'pause');
   if (rollout.state === 'paused') throw conflict(`the rollout of ${rollout.service} is already paused`);
   return transit(
@@ -341,7 +346,12 @@ export function pause(rollout: Rollout, actor: string, reason: string | undefine
 }
 
 /** Restarts the step's interval, so the next analysis judges traffic from after the resume. */
-export function resume(rollout: Rollout, actor: string, reason: string | undefined, now: number): Decision {
+export function resume(
+  rollout: Rollout,
+  actor: string,
+  reason: string | undefined,
+  now: number,
+): StepDecision {
   mustBeActive(rollout, 'resume');
   if (rollout.state !== 'paused') throw conflict(`the rollout of ${rollout.service} is not paused`);
   return transit(
@@ -363,7 +373,12 @@ export function resume(rollout: Rollout, actor: string, reason: string | undefin
   );
 }
 
-export function promote(rollout: Rollout, actor: string, reason: string | undefined, now: number): Decision {
+export function promote(
+  rollout: Rollout,
+  actor: string,
+  reason: string | undefined,
+  now: number,
+): StepDecision {
   mustBeActive(rollout, 'promote');
   return transit(
     rollout,
@@ -378,7 +393,12 @@ export function promote(rollout: Rollout, actor: string, reason: string | undefi
   );
 }
 
-export function abort(rollout: Rollout, actor: string, reason: string | undefined, now: number): Decision {
+export function abort(
+  rollout: Rollout,
+  actor: string,
+  reason: string | undefined,
+  now: number,
+): StepDecision {
   mustBeActive(rollout, 'abort');
   return transit(
     rollout,

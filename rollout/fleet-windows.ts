@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis';
-import type { Color } from '../gateway/core/types.js';
+import type { Color } from '../core/types.js';
 import { LATENCY_BUCKETS } from './latency-histogram.js';
 import type { LiveWindows, WindowBucket } from './live-windows.js';
 import { emptyCounts, summarise, type WindowCounts, type WindowSummary } from './window-counts.js';

@@ -1,5 +1,5 @@
 import type { Redis, Result } from 'ioredis';
-import type { Closeable } from '../gateway/core/types.js';
+import type { Closeable } from '../core/types.js';
 import { type RolloutKeys, rolloutKeys } from './keys.js';
 
 /** Who drives the rollout controllers: exactly one replica of the fleet. */

@@ -1,5 +1,5 @@
-import type { Color } from '../gateway/core/types.js';
-import type { OutcomeRecorder } from '../gateway/proxy/outcome.js';
+import type { OutcomeRecorder } from '../core/outcome.js';
+import type { Color } from '../core/types.js';
 import { bucketIndex, LATENCY_BUCKETS } from './latency-histogram.js';
 import { emptyCounts, summarise, type WindowCounts, type WindowSummary } from './window-counts.js';
 

@@ -1,11 +1,16 @@
 import { randomUUID } from 'node:crypto';
 import { Registry } from 'prom-client';
-import { Errors, GatewayError } from '../gateway/core/errors.js';
-import { type Color, otherColor } from '../gateway/core/types.js';
-import { type ServiceWeights, StaleFenceError, type WeightStore } from '../gateway/routing/weight-store.js';
+import { type Color, otherColor } from '../core/types.js';
+import { type ServiceWeights, StaleFenceError, type WeightStore } from '../core/weight-store.js';
 import { analyse } from './analysis.js';
-import type { AnalysisRecord, Decision, Rollout, RolloutStateName, Transition } from './controller.js';
+import type { AnalysisRecord, Rollout, RolloutStateName, StepDecision, Transition } from './controller.js';
 import * as controller from './controller.js';
+import {
+  RolloutConflictError,
+  RolloutError,
+  RolloutNotFoundError,
+  RolloutStateUnavailableError,
+} from './errors.js';
 import type { Leadership } from './leader.js';
 import { RolloutMetrics } from './metrics.js';
 import { DEFAULT_PARAMS, type RolloutParams, resolveParams } from './params.js';
@@ -140,7 +145,7 @@ export class RolloutManager {
       previous,
     });
     if (!(await this.#o.store.compareAndSet(service, previous?.version ?? null, decision.rollout))) {
-      throw new GatewayError(Errors.CONFLICT, `the rollout of ${service} changed concurrently; try again`);
+      throw new RolloutConflictError(`the rollout of ${service} changed concurrently; try again`);
     }
     await this.#after(service, decision);
     return this.status(service);
@@ -255,22 +260,22 @@ export class RolloutManager {
     await this.#after(service, decision);
   }
 
-  async #act(service: string, action: (r: Rollout, now: number) => Decision): Promise<RolloutStatus> {
+  async #act(service: string, action: (r: Rollout, now: number) => StepDecision): Promise<RolloutStatus> {
     this.#known(service);
     for (let attempt = 0; attempt < CAS_RETRIES; attempt++) {
       const r = await this.#o.store.get(service);
-      if (!r) throw new GatewayError(Errors.CONFLICT, `no rollout has been started on ${service}`);
+      if (!r) throw new RolloutConflictError(`no rollout has been started on ${service}`);
       const decision = action(r, this.#now());
       if (await this.#o.store.compareAndSet(service, r.version, decision.rollout)) {
         await this.#after(service, decision);
         return this.status(service);
       }
     }
-    throw new GatewayError(Errors.CONFLICT, `the rollout of ${service} keeps changing; try again`);
+    throw new RolloutConflictError(`the rollout of ${service} keeps changing; try again`);
   }
 
   /** After a decision was persisted: audit, metrics, and the weight write when this replica leads. */
-  async #after(service: string, decision: Decision): Promise<void> {
+  async #after(service: string, decision: StepDecision): Promise<void> {
     const { rollout } = decision;
     this.#observe(service, rollout);
     for (const transition of decision.transitions) {
@@ -310,22 +315,16 @@ export class RolloutManager {
   }
 
   #known(service: string): void {
-    if (!this.#services.has(service)) throw new GatewayError(Errors.NOT_FOUND, `no service named ${service}`);
+    if (!this.#services.has(service)) throw new RolloutNotFoundError(`no service named ${service}`);
   }
 }
 
-/** What the status answers when the shared state (Redis) cannot be read: a clean 503, not a 500. */
-const STATE_UNAVAILABLE = Object.freeze({
-  code: 'state_unavailable',
-  status: 503,
-  message: 'The shared rollout state cannot be read right now',
-});
-
+/** Reads the shared state; a failure to read it (Redis down) is the domain's "unavailable", not a bug. */
 async function sharedState<T>(read: Promise<T>): Promise<T> {
   try {
     return await read;
   } catch (error) {
-    if (error instanceof GatewayError) throw error;
-    throw new GatewayError(STATE_UNAVAILABLE, undefined, { 'retry-after': '1' });
+    if (error instanceof RolloutError) throw error;
+    throw new RolloutStateUnavailableError('the shared rollout state cannot be read right now');
   }
 }

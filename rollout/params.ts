@@ -1,7 +1,7 @@
 import { z } from 'zod';
-import { duration } from '../gateway/config/duration.js';
-import { Errors, GatewayError } from '../gateway/core/errors.js';
+import { duration } from '../core/duration.js';
 import type { Thresholds } from './analysis.js';
+import { InvalidRolloutParamsError } from './errors.js';
 
 /** Everything one rollout runs with, fully resolved (defaults applied, validated). */
 export interface RolloutParams {
@@ -76,18 +76,15 @@ export function describeIssues(error: z.ZodError): string {
     .join('; ');
 }
 
-/** Applies defaults to a request body. Throws a 400 GatewayError naming every bad field. */
+/** Applies defaults to a request body. Throws InvalidRolloutParamsError naming every bad field. */
 export function resolveParams(body: unknown, defaults: RolloutParams = DEFAULT_PARAMS): RolloutParams {
   const parsed = rolloutRequestSchema.safeParse(body ?? {});
   if (!parsed.success) {
-    throw new GatewayError(Errors.BAD_REQUEST, `invalid rollout parameters: ${describeIssues(parsed.error)}`);
+    throw new InvalidRolloutParamsError(`invalid rollout parameters: ${describeIssues(parsed.error)}`);
   }
   const req = parsed.data;
   if (req.interval !== undefined && req.intervalMs !== undefined && req.interval !== req.intervalMs) {
-    throw new GatewayError(
-      Errors.BAD_REQUEST,
-      'invalid rollout parameters: give interval or intervalMs, not both',
-    );
+    throw new InvalidRolloutParamsError('invalid rollout parameters: give interval or intervalMs, not both');
   }
   const t = req.thresholds ?? {};
   const ratio = t.maxP99Ratio === null ? undefined : (t.maxP99Ratio ?? defaults.thresholds.maxP99Ratio);

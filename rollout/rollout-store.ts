@@ -1,4 +1,4 @@
-import type { Closeable } from '../gateway/core/types.js';
+import type { Closeable } from '../core/types.js';
 import type { Rollout } from './controller.js';
 
 /**

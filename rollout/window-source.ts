@@ -1,4 +1,4 @@
-import type { Color } from '../gateway/core/types.js';
+import type { Color } from '../core/types.js';
 import type { LiveWindows } from './live-windows.js';
 import type { WindowSummary } from './window-counts.js';
 

@@ -15,6 +15,7 @@ const run = (command, args) => {
 };
 
 run(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.build.json']);
+// BUILT_POLICY_BUNDLE of gateway/util/package-root.ts; this script runs before the TypeScript is compiled.
 const bundle = join(root, 'policies', 'build', 'bundle.tar.gz');
 if (!process.env.POLICY_BUNDLE && !existsSync(bundle) && existsSync(join(root, 'dist', 'cli', 'policy.js'))) {
   run('bash', [join(root, 'scripts', 'install-opa.sh')]);

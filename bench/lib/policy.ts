@@ -8,17 +8,18 @@
 // keeps only what is left over). So the REST side gets a Rego bundle built by the same pinned opa from the
 // same policies/ sources and data.json (tests and build output ignored, like the wasm build), evaluated by
 // OPA's interpreter as a stand-alone OPA server always would.
+
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { BUILT_POLICY_BUNDLE } from '../../gateway/util/package-root.js';
 import { REPO_ROOT } from './compile.js';
 
 const run = promisify(execFile);
 
 export const OPA_BIN = process.env.OPA_BIN ?? join(REPO_ROOT, '.tools', 'bin', 'opa');
 export const POLICY_DIR = join(REPO_ROOT, 'policies');
-export const DEFAULT_BUNDLE = join(REPO_ROOT, 'policies', 'build', 'bundle.tar.gz');
 
 export interface BenchBundle {
   /** The wasm bundle (tar.gz) the gateway loads. */
@@ -52,8 +53,8 @@ export async function prepareBundle(tmp: string): Promise<BenchBundle | null> {
     }
   }
   if (file === null) {
-    if (!existsSync(DEFAULT_BUNDLE)) return null;
-    file = DEFAULT_BUNDLE;
+    if (!existsSync(BUILT_POLICY_BUNDLE)) return null;
+    file = BUILT_POLICY_BUNDLE;
     origin += 'policies/build/bundle.tar.gz as found';
   }
   const regoBundle = join(tmp, 'opa-rego-bundle.tar.gz');

@@ -8,7 +8,15 @@ export interface AdminPrincipal {
 
 declare module 'fastify' {
   interface FastifyRequest {
+    /** Set by the admin server's authentication hook before any route runs; the one way to read it. */
     adminPrincipal: AdminPrincipal;
+  }
+  interface FastifyContextConfig {
+    /**
+     * The action this route performs, for the audit log and the admin policy ('weights.set',
+     * 'rollout.start', ...). Required on every route that changes something; reads are 'read'.
+     */
+    action?: string;
   }
 }
 

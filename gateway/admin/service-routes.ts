@@ -1,9 +1,8 @@
 import type { FastifyInstance } from 'fastify';
-import { Errors } from '../core/errors.js';
-import { COLORS } from '../core/types.js';
+import { Errors, GatewayError } from '../../core/errors.js';
+import { COLORS } from '../../core/types.js';
+import type { WeightStore } from '../../core/weight-store.js';
 import type { ServiceRuntime } from '../proxy/service-runtime.js';
-import type { WeightStore } from '../routing/weight-store.js';
-import { replyError } from './admin-errors.js';
 import type { AuditLog } from './audit-log.js';
 
 export interface WindowSummarySource {
@@ -47,19 +46,22 @@ export async function registerServiceRoutes(app: FastifyInstance, deps: ServiceR
     services: await Promise.all([...deps.runtimes.values()].map((r) => describe(r, deps, false))),
   }));
 
-  app.get<{ Params: { name: string } }>('/admin/services/:name', async (request, reply) => {
-    const runtime = deps.runtimes.get(request.params.name);
-    if (!runtime)
-      return replyError(request, reply, Errors.NOT_FOUND, `no service named '${request.params.name}'`);
-    return describe(runtime, deps, true);
-  });
+  const runtimeOf = (name: string): ServiceRuntime => {
+    const runtime = deps.runtimes.get(name);
+    if (!runtime) throw new GatewayError(Errors.NOT_FOUND, `no service named '${name}'`);
+    return runtime;
+  };
+
+  app.get<{ Params: { name: string } }>('/admin/services/:name', async (request) =>
+    describe(runtimeOf(request.params.name), deps, true),
+  );
 
   app.put<{ Params: { name: string }; Body: unknown }>(
     '/admin/services/:name/weights',
-    async (request, reply) => {
+    { config: { action: 'weights.set' } },
+    async (request) => {
       const name = request.params.name;
-      const runtime = deps.runtimes.get(name);
-      if (!runtime) return replyError(request, reply, Errors.NOT_FOUND, `no service named '${name}'`);
+      runtimeOf(name);
       const body = request.body as { green?: unknown } | null | undefined;
       const keys = body && typeof body === 'object' && !Array.isArray(body) ? Object.keys(body) : [];
       const green = body?.green;
@@ -71,17 +73,13 @@ export async function registerServiceRoutes(app: FastifyInstance, deps: ServiceR
         green < 0 ||
         green > 100
       ) {
-        return replyError(
-          request,
-          reply,
+        throw new GatewayError(
           Errors.BAD_REQUEST,
           'body must be exactly {"green": <integer 0..100>} (the share of users on green)',
         );
       }
       if (await deps.isRolloutActive(name)) {
-        return replyError(
-          request,
-          reply,
+        throw new GatewayError(
           Errors.CONFLICT,
           `a rollout is running on ${name}; pause, promote or abort it before setting weights by hand`,
         );

@@ -2,6 +2,7 @@
 // which of them a given key may be used with. Binding each key to the algorithms of its own family is what
 // closes `alg: none` and the HS256-signed-with-the-RSA-public-key confusion.
 import type { KeyObject } from 'node:crypto';
+import { createPublicKey } from 'node:crypto';
 
 export const HMAC_ALGORITHMS = ['HS256', 'HS384', 'HS512'] as const;
 export const ASYMMETRIC_ALGORITHMS = [
@@ -78,4 +79,21 @@ export function isHmacAlgorithm(alg: string): alg is HmacAlgorithm {
 function assertRsaSize(key: KeyObject): void {
   const bits = key.asymmetricKeyDetails?.modulusLength ?? 0;
   if (bits < RSA_MIN_BITS) throw new Error(`RSA key of ${bits} bits is too small (minimum ${RSA_MIN_BITS})`);
+}
+
+/** The algorithms a PEM public key allows, or why it cannot be used. */
+export function publicKeyAlgorithms(pem: string): readonly string[] | string {
+  // createPublicKey would happily derive the public half of a private key; refuse to hold one at all.
+  if (pem.includes('PRIVATE KEY')) return 'is a private key: configure the public key only';
+  let key: ReturnType<typeof createPublicKey>;
+  try {
+    key = createPublicKey(pem);
+  } catch {
+    return 'must be a PEM public key (SPKI or PKCS#1)';
+  }
+  try {
+    return algorithmsForPublicKey(key);
+  } catch (err) {
+    return (err as Error).message;
+  }
 }

@@ -1,7 +1,7 @@
 // Verified identity forwarded to upstreams in request headers (x-acgs-sub, x-acgs-roles, ...). The values
 // are computed once per verified token and cached with it. The proxy strips every one of these names
 // from client requests, so an upstream can trust them.
-import type { Claims } from '../core/types.js';
+import type { Claims } from '../../core/types.js';
 
 export interface IdentityHeaders {
   /** Lower-case header names, for the proxy to strip from client requests. */

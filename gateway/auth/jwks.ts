@@ -7,7 +7,7 @@
 import { createPublicKey, type JsonWebKey, type KeyObject } from 'node:crypto';
 import type { Logger } from 'pino';
 import { request } from 'undici';
-import type { Closeable } from '../core/types.js';
+import type { Closeable } from '../../core/types.js';
 import { algorithmsForPublicKey } from './algorithms.js';
 import type { VerificationKey } from './keys.js';
 

@@ -6,8 +6,8 @@
 // authenticate, and silently treating it as anonymous hides expired or misconfigured credentials.
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
-import { Errors, GatewayError } from '../core/errors.js';
-import type { Claims, Closeable, RequestContext, Stage } from '../core/types.js';
+import { Errors, GatewayError } from '../../core/errors.js';
+import type { Claims, Closeable, RequestContext, Stage } from '../../core/types.js';
 import { bearerToken } from './bearer.js';
 import type { AuthConfig, ServiceAuthConfig } from './config.js';
 import { createIdentityHeaders } from './identity-headers.js';
@@ -96,7 +96,6 @@ export function createAuthStage(opts: AuthStageOptions): AuthStage {
 
   function apply(ctx: RequestContext, token: VerifiedToken): void {
     ctx.claims = token.claims;
-    if (token.subject !== null) ctx.identity = token.subject;
     const headers = token.upstreamHeaders;
     for (let i = 0; i < headers.length; i++) ctx.upstreamHeaders.push(headers[i]!);
   }

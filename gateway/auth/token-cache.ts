@@ -2,7 +2,7 @@
 // then costs one Map lookup instead of a signature check. An entry is never served at or past its
 // expiry (the token's `exp`, capped by a maximum lifetime so a key the JWKS dropped stops being trusted
 // for long-lived tokens too).
-import type { Claims } from '../core/types.js';
+import type { Claims } from '../../core/types.js';
 
 /** What the stage needs to apply a verified token to a request, computed once per token. */
 export interface VerifiedToken {

@@ -2,20 +2,15 @@ import { readFile } from 'node:fs/promises';
 import { BlockList, isIP } from 'node:net';
 import { dirname, isAbsolute, join, resolve as resolvePath } from 'node:path';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
-import { z } from 'zod';
-import { type AuthConfig, type AuthConfigInput, authConfigFromEnv } from '../auth/config.js';
-import type { Color } from '../core/types.js';
-import { type PolicyConfig, policyConfigFromEnv } from '../policy/config.js';
+import type { Color } from '../../core/types.js';
 import { PACKAGE_ROOT } from '../util/package-root.js';
+import { type AdminToken, overlayEnvironment } from './environment.js';
 import { ConfigError, formatIssues } from './errors.js';
 import { configSchema, type GatewayConfig, type ServiceConfig } from './schema.js';
 
-export const EMBEDDED_CONFIG = join(PACKAGE_ROOT, 'config', 'gateway.yaml');
+export type { AdminToken } from './environment.js';
 
-export interface AdminToken {
-  readonly name: string;
-  readonly token: string;
-}
+export const EMBEDDED_CONFIG = join(PACKAGE_ROOT, 'config', 'gateway.yaml');
 
 export interface ResolvedService extends ServiceConfig {
   readonly name: string;
@@ -23,19 +18,21 @@ export interface ResolvedService extends ServiceConfig {
   readonly stable: Color;
 }
 
-/** The validated configuration plus what comes from the environment. Runtime code reads only this. */
+/**
+ * The validated configuration: the file with the environment laid over it, parsed by the one schema.
+ * Runtime code reads only this; it never sees the environment (secrets stay in the sections of the
+ * modules that use them).
+ */
 export interface ResolvedConfig extends Omit<GatewayConfig, 'services' | 'auth' | 'policy'> {
+  /** JWT verification; null when neither the file nor the environment configures it (module off). */
+  readonly auth: NonNullable<GatewayConfig['auth']> | null;
   /** Policy bundle and evaluation; null when neither the file nor POLICY_BUNDLE configures one. */
-  readonly policy: PolicyConfig | null;
-  /** JWT verification; null when neither the file nor the environment configures any key source. */
-  readonly auth: AuthConfig | null;
+  readonly policy: NonNullable<GatewayConfig['policy']> | null;
   readonly source: string;
   readonly embedded: boolean;
   readonly services: readonly ResolvedService[];
   readonly adminTokens: readonly AdminToken[];
   readonly trustedProxies: BlockList;
-  /** Environment the stage configs read their secrets from (JWT keys, policy verification key). */
-  readonly env: NodeJS.ProcessEnv;
 }
 
 export interface LoadOptions {
@@ -70,29 +67,28 @@ export function resolveConfig(
   raw: unknown,
   { source = '(inline)', embedded = false, env = process.env as NodeJS.ProcessEnv } = {},
 ): ResolvedConfig {
-  const problems: string[] = [];
-  const doc = structuredClone(raw) as Record<string, unknown>;
-  if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) {
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
     throw new ConfigError(source, ['(root): must be a mapping']);
   }
-  applyEnvironment(doc, env, problems);
+  const doc = structuredClone(raw) as Record<string, unknown>;
+  const overlay = overlayEnvironment(doc, env);
+  const problems = [...overlay.problems];
 
   const parsed = configSchema.safeParse(doc);
-  if (!parsed.success) problems.push(...formatIssues(parsed.error.issues));
-
-  const adminTokens = parseAdminTokens(env.ADMIN_TOKENS, problems);
-  const trustedProxies = new BlockList();
-  const proxies = parsed.success ? parsed.data.server.trustedProxies : [];
-  proxies.forEach((cidr, i) => {
-    addCidr(trustedProxies, cidr, `server.trustedProxies[${i}]`, problems);
-  });
-
-  const auth = resolveAuth(doc.auth, env, problems);
-  const policy = resolvePolicy(doc.policy, env, source, problems);
-
-  if (!parsed.success || problems.length > 0) throw new ConfigError(source, problems);
+  if (!parsed.success) {
+    for (const issue of parsed.error.issues) {
+      // A value that came from a variable is reported by the variable's name.
+      const variable = sourceOf(overlay.sources, issue.path);
+      problems.push(...(variable ? [`${variable}: ${issue.message}`] : formatIssues([issue])));
+    }
+  }
+  if (!parsed.success) throw new ConfigError(source, problems);
   const config = parsed.data;
 
+  const trustedProxies = new BlockList();
+  config.server.trustedProxies.forEach((cidr, i) => {
+    addCidr(trustedProxies, cidr, `server.trustedProxies[${i}]`, problems);
+  });
   const services: ResolvedService[] = [];
   const prefixes = new Map<string, string>();
   for (const [name, service] of Object.entries(config.services)) {
@@ -102,7 +98,7 @@ export function resolveConfig(
     prefixes.set(prefix, name);
     services.push({ ...service, name, prefix });
   }
-  if (!isLoopback(config.admin.host) && adminTokens.length === 0) {
+  if (!isLoopback(config.admin.host) && overlay.adminTokens.length === 0) {
     problems.push(
       `admin.host: the admin plane listens on ${config.admin.host}, which is not loopback, and ADMIN_TOKENS is empty; ` +
         'set ADMIN_TOKENS or bind the admin plane to 127.0.0.1',
@@ -110,109 +106,40 @@ export function resolveConfig(
   }
   if (problems.length > 0) throw new ConfigError(source, problems);
 
-  return { ...config, auth, policy, source, embedded, services, adminTokens, trustedProxies, env };
-}
-
-/** A relative bundle path is relative to the configuration file, so a config can travel with its bundle. */
-function resolvePolicy(
-  section: unknown,
-  env: NodeJS.ProcessEnv,
-  source: string,
-  problems: string[],
-): PolicyConfig | null {
-  if (section === undefined && !env.POLICY_BUNDLE) return null;
-  try {
-    const policy = policyConfigFromEnv(env, section ?? {});
-    const bundle =
-      /^https?:\/\//i.test(policy.bundle) || isAbsolute(policy.bundle) || env.POLICY_BUNDLE
-        ? policy.bundle
-        : resolvePath(source === '(inline)' ? process.cwd() : dirname(source), policy.bundle);
-    return { ...policy, bundle };
-  } catch (err) {
-    if (!(err instanceof z.ZodError)) throw err;
-    problems.push(...formatIssues(err.issues, 'policy'));
-    return null;
-  }
-}
-
-const JWT_ENV = ['JWT_SECRET', 'JWT_PUBLIC_KEY', 'JWKS_URL'] as const;
-
-/** The auth section exists when the file has one or the environment brings a key source. */
-function resolveAuth(section: unknown, env: NodeJS.ProcessEnv, problems: string[]): AuthConfig | null {
-  if (section === undefined && !JWT_ENV.some((name) => env[name])) return null;
-  if (section !== undefined && (typeof section !== 'object' || section === null || Array.isArray(section))) {
-    problems.push('auth: must be a mapping');
-    return null;
-  }
-  try {
-    return authConfigFromEnv(env, (section ?? {}) as AuthConfigInput);
-  } catch (err) {
-    if (!(err instanceof z.ZodError)) throw err;
-    for (const issue of err.issues) {
-      // Problems that come from an environment variable are named by the variable, not by a file path.
-      const fromEnv = typeof issue.path[0] === 'string' && /^[A-Z][A-Z0-9_]+$/.test(issue.path[0]);
-      problems.push(...formatIssues([issue], fromEnv ? '' : 'auth'));
-    }
-    return null;
-  }
-}
-
-/** Deployment knobs that override the file. Secrets never live in the file. */
-function applyEnvironment(doc: Record<string, unknown>, env: NodeJS.ProcessEnv, problems: string[]): void {
-  const section = (name: string): Record<string, unknown> => {
-    const current = doc[name];
-    if (typeof current === 'object' && current !== null && !Array.isArray(current)) {
-      return current as Record<string, unknown>;
-    }
-    const created: Record<string, unknown> = {};
-    doc[name] = created;
-    return created;
+  const policy = config.policy
+    ? {
+        ...config.policy,
+        bundle: bundleLocation(config.policy.bundle, source, overlay.sources.has('policy.bundle')),
+      }
+    : null;
+  return {
+    ...config,
+    auth: config.auth ?? null,
+    policy,
+    source,
+    embedded,
+    services,
+    adminTokens: overlay.adminTokens,
+    trustedProxies,
   };
-  const port = (variable: string, target: Record<string, unknown>) => {
-    const value = env[variable];
-    if (value === undefined || value === '') return;
-    const n = Number(value);
-    if (!Number.isInteger(n) || n < 0 || n > 65535)
-      problems.push(`${variable}: must be a port number, got '${value}'`);
-    else target.port = n;
-  };
-  port('GATEWAY_PORT', section('server'));
-  port('ADMIN_PORT', section('admin'));
-  if (env.ADMIN_HOST) section('admin').host = env.ADMIN_HOST;
-  if (env.REDIS_URL) {
-    try {
-      const url = new URL(env.REDIS_URL);
-      if (url.protocol !== 'redis:' && url.protocol !== 'rediss:') throw new Error('scheme');
-      section('redis').url = env.REDIS_URL;
-    } catch {
-      problems.push(`REDIS_URL: must be a redis:// or rediss:// URL`);
-    }
-  }
-  if (env.TRUSTED_PROXIES) {
-    section('server').trustedProxies = env.TRUSTED_PROXIES.split(',')
-      .map((s) => s.trim())
-      .filter(Boolean);
-  }
-  if (env.LOG_LEVEL) section('logging').level = env.LOG_LEVEL;
-  if (env.AUDIT_LOG) section('admin').auditLog = env.AUDIT_LOG;
 }
 
-function parseAdminTokens(value: string | undefined, problems: string[]): AdminToken[] {
-  if (!value) return [];
-  const tokens: AdminToken[] = [];
-  value.split(',').forEach((pair, i) => {
-    const trimmed = pair.trim();
-    if (trimmed === '') return;
-    const colon = trimmed.indexOf(':');
-    const name = colon > 0 ? trimmed.slice(0, colon) : '';
-    const token = colon > 0 ? trimmed.slice(colon + 1) : '';
-    if (!/^[A-Za-z0-9_.@-]+$/.test(name) || token.length < 16) {
-      problems.push(`ADMIN_TOKENS[${i}]: must be name:token with a token of at least 16 characters`);
-      return;
-    }
-    tokens.push({ name, token });
-  });
-  return tokens;
+/** The variable that set this document path (or a path above it), if any. */
+function sourceOf(sources: ReadonlyMap<string, string>, path: readonly PropertyKey[]): string | undefined {
+  for (let n = path.length; n > 0; n--) {
+    const variable = sources.get(path.slice(0, n).map(String).join('.'));
+    if (variable !== undefined) return variable;
+  }
+  return undefined;
+}
+
+/**
+ * A relative bundle path in the file is relative to the file, so a config can travel with its bundle;
+ * one from POLICY_BUNDLE is relative to the working directory, like any path on a command line.
+ */
+function bundleLocation(bundle: string, source: string, fromEnvironment: boolean): string {
+  if (/^https?:\/\//i.test(bundle) || isAbsolute(bundle) || fromEnvironment) return bundle;
+  return resolvePath(source === '(inline)' ? process.cwd() : dirname(source), bundle);
 }
 
 function addCidr(list: BlockList, cidr: string, path: string, problems: string[]): void {

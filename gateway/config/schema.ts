@@ -1,8 +1,9 @@
 import { z } from 'zod';
+import { duration } from '../../core/duration.js';
 import { rolloutConfigSchema } from '../../rollout/config.js';
-import { serviceAuthSchema } from '../auth/config.js';
+import { authConfigSchema, serviceAuthSchema } from '../auth/config.js';
+import { policyConfigSchema } from '../policy/config.js';
 import { rateLimitConfigSchema } from '../ratelimit/config.js';
-import { duration } from './duration.js';
 
 // The gateway's configuration file. Every field has a default, so `{}` plus services is a valid file;
 // the embedded default lives in config/gateway.yaml. Runtime code receives the parsed, typed result.
@@ -94,6 +95,12 @@ export const configSchema = z.strictObject({
        * about a second (the server checks its connections every second, not node's default 30 s).
        */
       requestTimeout: duration(0).default(120_000),
+      /**
+       * A response the client stops reading (nginx's send_timeout): when no byte could be sent to the
+       * client for this long, the connection is closed (499). Never shorter than a service's body
+       * timeout plus a second, so a slow upstream is not blamed on the client.
+       */
+      sendTimeout: duration(100).default(60_000),
       /** Time allowed to receive the request line and headers (slowloris); at most requestTimeout. */
       headersTimeout: duration(1).default(10_000),
       /** Open client connections the data plane accepts at once; further ones are closed at accept. */
@@ -162,18 +169,16 @@ export const configSchema = z.strictObject({
       level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     })
     .prefault({}),
-  /** In-process demo upstreams for the embedded default: one listener per service and colour. */
-  demo: z
-    .strictObject({
-      enabled: z.boolean().default(false),
-      host: z.string().default('127.0.0.1'),
-      basePort: z.number().int().min(0).max(65535).default(18100),
-    })
-    .prefault({}),
-  /** Parsed with the environment merged in (JWT_* variables); see gateway/auth/config.ts. */
-  auth: z.unknown().optional(),
+  /**
+   * In-process demo upstreams for the embedded default: the services' upstream URLs are answered by this
+   * process (each URL's host and port), with the behaviour of each service's `demo:` section.
+   */
+  demo: z.strictObject({ enabled: z.boolean().default(false) }).prefault({}),
+  /** The JWT module (gateway/auth/config.ts); absent = off, unless JWT_SECRET/JWT_PUBLIC_KEY/JWKS_URL. */
+  auth: authConfigSchema.optional(),
   rateLimit: rateLimitConfigSchema.prefault({}),
-  policy: z.unknown().optional(),
+  /** The policy module (gateway/policy/config.ts); absent = off, unless POLICY_BUNDLE. */
+  policy: policyConfigSchema.optional(),
   rollout: rolloutConfigSchema,
 });
 

@@ -1,7 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { COLORS, type Color } from '../../core/types.js';
 import type { ResolvedService } from '../config/load.js';
-import { COLORS, type Color } from '../core/types.js';
 
 export interface DemoBehaviour {
   /** Added to every answer, in milliseconds. */

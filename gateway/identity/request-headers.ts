@@ -6,7 +6,7 @@
 export type UnderscoreAction = 'drop' | 'reject' | 'allow';
 
 /** Why a request's headers cannot be accepted; the data plane answers 400 with this as the reason. */
-export type HeaderRejection = 'duplicate_authorization' | 'underscore_in_header_name';
+export type HeaderRejection = 'duplicate_authorization' | 'duplicate_host' | 'underscore_in_header_name';
 
 export interface HeaderRules {
   readonly underscores: UnderscoreAction;
@@ -62,6 +62,7 @@ export function forwardableClientHeaders(
   const listed = connectionListed(connection);
   const out: string[] = [];
   let authorizations = 0;
+  let hosts = 0;
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i]!;
     let lower = name.toLowerCase();
@@ -72,6 +73,8 @@ export function forwardableClientHeaders(
       lower = lower.replaceAll('_', '-');
     }
     if (lower === 'authorization' && ++authorizations > 1) return 'duplicate_authorization';
+    // RFC 9112 §3.2: more than one Host is a 400 (two proxies could each believe a different one).
+    if (lower === 'host' && ++hosts > 1) return 'duplicate_host';
     if (HOP_BY_HOP.has(lower) || GATEWAY_SET.has(lower)) continue;
     if (lower.startsWith(RESERVED_PREFIX) || rules.reserved.has(lower)) continue;
     // X-Forwarded-Port, -Prefix, -Server, ...: only a trusted proxy may tell us about the original request.

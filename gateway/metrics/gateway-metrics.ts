@@ -1,5 +1,5 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
-import { COLORS, type Color } from '../core/types.js';
+import { COLORS, type Color } from '../../core/types.js';
 
 /** '499' is nginx's "client closed request": the client left before the response was complete. */
 const STATUS_CLASSES = ['1xx', '2xx', '3xx', '4xx', '5xx', '499'] as const;
@@ -39,7 +39,7 @@ export class GatewayMetrics {
   readonly #requests: Counter<'service' | 'color' | 'class'>;
   readonly #duration: Histogram<'service' | 'color'>;
   readonly #upstreamErrors: Counter<'service' | 'color' | 'kind'>;
-  readonly #rejections: Counter<'code'>;
+  readonly #rejections: Counter<'plane' | 'code'>;
   readonly #received: Counter;
   readonly #ended: { inc(): void }[];
   readonly #refusedConnections: Counter<'reason'>;
@@ -71,8 +71,8 @@ export class GatewayMetrics {
     });
     this.#rejections = new Counter({
       name: 'acgs_gateway_responses_total',
-      help: 'Answers the gateway made itself (not proxied), by error code',
-      labelNames: ['code'],
+      help: 'Answers the gateway made itself (not proxied), by plane (data, admin) and error code',
+      labelNames: ['plane', 'code'],
       registers: [registry],
     });
     this.#received = new Counter({
@@ -142,7 +142,7 @@ export class GatewayMetrics {
     this.#upstreamErrors.labels(service, color, kind).inc();
   }
 
-  gatewayResponse(code: string): void {
-    this.#rejections.labels(code).inc();
+  gatewayResponse(plane: 'data' | 'admin', code: string): void {
+    this.#rejections.labels(plane, code).inc();
   }
 }

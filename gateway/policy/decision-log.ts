@@ -2,7 +2,7 @@
 // so tooling that reads OPA's can read ours: one JSON line per logged decision. Switchable and sampled;
 // secrets in the input are masked and the masked paths listed in `masked`, as OPA does.
 import { randomUUID } from 'node:crypto';
-import type { Decision } from './decision.js';
+import type { PolicyDecision } from './decision.js';
 import type { PolicyInput } from './input.js';
 
 export const MASK = '**REDACTED**';
@@ -39,7 +39,7 @@ export interface DecisionLogEntry {
   readonly requestId: string;
   readonly path: string;
   readonly input: PolicyInput;
-  readonly result: Decision;
+  readonly result: PolicyDecision;
   readonly revision: string;
   readonly evalNs: number;
 }

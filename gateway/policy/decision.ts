@@ -1,7 +1,7 @@
 // The decision object both entrypoints return, and the shape check that makes the gateway fail closed
 // on anything else (an author's typo must deny, not allow).
 
-export interface Decision {
+export interface PolicyDecision {
   readonly allow: boolean;
   /** 200 when allowed; when denied 403 by default, 401 when a token could change the answer, 400 for malformed input. */
   readonly status: number;
@@ -15,7 +15,7 @@ export interface Decision {
 }
 
 /** The deny the gateway substitutes when the policy cannot answer (503, code policy_error). */
-export function failedDecision(error: string): Decision {
+export function failedDecision(error: string): PolicyDecision {
   return {
     allow: false,
     status: 503,
@@ -26,7 +26,7 @@ export function failedDecision(error: string): Decision {
 }
 
 /** Returns the decision when `value` has the contract's shape, else a message saying what is wrong. */
-export function checkDecision(value: unknown): Decision | string {
+export function checkDecision(value: unknown): PolicyDecision | string {
   if (value === null || typeof value !== 'object' || Array.isArray(value)) return 'decision is not an object';
   const d = value as Record<string, unknown>;
   if (typeof d.allow !== 'boolean') return 'decision.allow is not a boolean';
@@ -44,5 +44,5 @@ export function checkDecision(value: unknown): Decision | string {
     for (const v of Object.values(d.headers))
       if (typeof v !== 'string') return 'decision.headers has a non-string value';
   }
-  return value as Decision;
+  return value as PolicyDecision;
 }

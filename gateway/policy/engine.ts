@@ -2,7 +2,7 @@
 // that started evaluating on an engine finishes on it, whatever the manager swaps in meanwhile.
 import * as opaWasm from '@open-policy-agent/opa-wasm';
 import { HOST_BUILTINS, type HostBuiltin, missingBuiltins } from './builtins.js';
-import { checkDecision, type Decision } from './decision.js';
+import { checkDecision, type PolicyDecision } from './decision.js';
 import type { AdminPolicyInput, PolicyInput } from './input.js';
 
 export const DECISION_ENTRYPOINT = 'acgs/gateway/decision';
@@ -28,9 +28,9 @@ export interface PolicyEngine {
   readonly revision: string;
   readonly entrypoints: readonly string[];
   /** The data-plane decision. Throws PolicyEvaluationError; callers fail closed. */
-  evaluate(input: PolicyInput): Decision;
+  evaluate(input: PolicyInput): PolicyDecision;
   /** The admin-plane decision (entrypoint acgs/gateway/admin_decision). Throws PolicyEvaluationError. */
-  evaluateAdmin(input: AdminPolicyInput): Decision;
+  evaluateAdmin(input: AdminPolicyInput): PolicyDecision;
 }
 
 export class PolicyEvaluationError extends Error {
@@ -78,11 +78,11 @@ export class WasmPolicyEngine implements PolicyEngine {
     this.#adminId = ids[ADMIN_ENTRYPOINT];
   }
 
-  evaluate(input: PolicyInput): Decision {
+  evaluate(input: PolicyInput): PolicyDecision {
     return this.#run(input, this.#decisionId);
   }
 
-  evaluateAdmin(input: AdminPolicyInput): Decision {
+  evaluateAdmin(input: AdminPolicyInput): PolicyDecision {
     if (this.#adminId === undefined)
       throw new PolicyEvaluationError(`bundle has no ${ADMIN_ENTRYPOINT} entrypoint`);
     return this.#run(input, this.#adminId);
@@ -93,7 +93,7 @@ export class WasmPolicyEngine implements PolicyEngine {
     return this.#policy.mem.buffer.byteLength;
   }
 
-  #run(input: unknown, entrypoint: number): Decision {
+  #run(input: unknown, entrypoint: number): PolicyDecision {
     let result: unknown;
     try {
       result = this.#policy.evaluate(input, entrypoint);

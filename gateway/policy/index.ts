@@ -1,15 +1,14 @@
 // The policy stage's public API, for the pipeline and admin-plane wiring.
 export { createAdminAuthorizer } from './admin-authorizer.js';
 export {
-  type AuditEntry,
   POLICY_BODY_LIMIT,
   type PolicyRouteDeps,
   registerPolicyRoutes,
 } from './admin-routes.js';
 export { BundleError, type ParsedBundle, parseBundle } from './bundle.js';
 export type { BundleFailureKind } from './bundle-error.js';
-export { DEFAULT_BUNDLE, type PolicyConfig, policyConfigFromEnv, policyConfigSchema } from './config.js';
-export type { Decision } from './decision.js';
+export { type PolicyConfig, policyConfigSchema } from './config.js';
+export type { PolicyDecision } from './decision.js';
 export { createDecisionLogger, type DecisionLogger, type DecisionLogSink } from './decision-log.js';
 export {
   ADMIN_ENTRYPOINT,
@@ -30,4 +29,3 @@ export { policyMetrics } from './metrics.js';
 export { parseVerificationKey, type VerificationKey } from './signature.js';
 export { type BundleSource, createBundleSource } from './source.js';
 export { createPolicyStage, type PolicyStageOptions } from './stage.js';
-export { createStaticEngine } from './static-engine.js';

@@ -1,6 +1,6 @@
 // The policy input document (policies/README.md). Built once per request from the RequestContext;
 // only what the policy reads is copied, and the query string is parsed here exactly once.
-import type { Claims, Color, RequestContext } from '../core/types.js';
+import type { Claims, Color, RequestContext } from '../../core/types.js';
 
 export interface PolicyInput {
   readonly method: string;

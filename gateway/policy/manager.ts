@@ -4,7 +4,7 @@
 import type { Registry } from 'prom-client';
 import { BundleError, parseBundle } from './bundle.js';
 import type { BundleFailureKind } from './bundle-error.js';
-import { type Decision, failedDecision } from './decision.js';
+import { failedDecision, type PolicyDecision } from './decision.js';
 import {
   createWasmEngine,
   DECISION_ENTRYPOINT,
@@ -79,7 +79,7 @@ export class PolicyManager {
   }
 
   /** The data-plane decision; never throws (fails closed with `error` set). */
-  decide(input: PolicyInput): Decision {
+  decide(input: PolicyInput): PolicyDecision {
     const engine = this.#engine;
     if (engine === null) return failedDecision(NO_POLICY);
     try {
@@ -90,7 +90,7 @@ export class PolicyManager {
   }
 
   /** The admin-plane decision; never throws (fails closed with `error` set). */
-  decideAdmin(input: AdminPolicyInput): Decision {
+  decideAdmin(input: AdminPolicyInput): PolicyDecision {
     const engine = this.#engine;
     if (engine === null) return failedDecision(NO_POLICY);
     try {

@@ -1,8 +1,8 @@
 // The OPA decision stage of the data-plane pipeline: build the input, ask the active engine, apply
 // the decision (deny, response headers, override permission). Fails closed with 503 policy_error.
 import type { Registry } from 'prom-client';
-import { Errors, GatewayError } from '../core/errors.js';
-import type { RequestContext, Stage } from '../core/types.js';
+import { Errors, GatewayError } from '../../core/errors.js';
+import type { RequestContext, Stage } from '../../core/types.js';
 import type { DecisionLogger } from './decision-log.js';
 import { DECISION_ENTRYPOINT } from './engine.js';
 import { buildPolicyInput } from './input.js';

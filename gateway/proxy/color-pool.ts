@@ -34,15 +34,6 @@ export class ColorPool {
     return null;
   }
 
-  get hasAvailable(): boolean {
-    for (const upstream of this.upstreams) if (upstream.available) return true;
-    return false;
-  }
-
-  async close(): Promise<void> {
-    await Promise.all(this.upstreams.map((u) => u.close()));
-  }
-
   async destroy(): Promise<void> {
     await Promise.all(this.upstreams.map((u) => u.destroy()));
   }

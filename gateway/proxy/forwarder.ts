@@ -1,13 +1,14 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import type { Dispatcher } from 'undici';
-import { Errors, GatewayError } from '../core/errors.js';
-import { type Color, otherColor, type RequestContext } from '../core/types.js';
+import { Errors, GatewayError } from '../../core/errors.js';
+import type { OutcomeRecorder } from '../../core/outcome.js';
+import { type Color, otherColor, type RequestContext } from '../../core/types.js';
+import type { Responder } from '../http/responder.js';
 import { encodePathForWire } from '../identity/canonical-path.js';
 import type { GatewayMetrics } from '../metrics/gateway-metrics.js';
 import { BodyLimit, PayloadTooLargeError } from './body-limit.js';
 import { clientResponseHeaders, upstreamRequestHeaders } from './headers.js';
-import type { OutcomeRecorder } from './outcome.js';
 import { relayBody } from './relay-body.js';
 import type { ServiceRuntime } from './service-runtime.js';
 import { UpstreamAbort } from './upstream-abort.js';
@@ -17,6 +18,11 @@ const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE'])
 
 function noop(): void {}
 
+/** A client that stopped reading the response: closing it ends the request as a 499. */
+function onSendTimeout(this: ServerResponse): void {
+  this.destroy();
+}
+
 export interface ForwarderOptions {
   readonly metrics: GatewayMetrics;
   readonly recorder: OutcomeRecorder;
@@ -24,13 +30,10 @@ export interface ForwarderOptions {
   readonly maxBodyBytes: number;
   /** server.escapedSlashes is 'keep': the canonical path's '%' escapes go out as they are. */
   readonly keepEscapedSlashes: boolean;
-  /** Called with a gateway-made answer (error JSON) when proxying fails before the response started. */
-  readonly sendError: (
-    res: ServerResponse,
-    ctx: RequestContext,
-    error: GatewayError,
-    color: Color | null,
-  ) => void;
+  /** server.sendTimeout: how long a client may leave the response unread before it is cut. */
+  readonly sendTimeout: number;
+  /** Writes the gateway-made answer (error JSON) when proxying fails before the response started. */
+  readonly responder: Responder;
 }
 
 /** Who a failed forward is blamed on: the upstream's colour (live window, breaker) or nobody. */
@@ -172,18 +175,22 @@ export class Forwarder {
         return;
       }
     }
+    // While the body flows the client's socket is busy; it only idles when the upstream pauses (bounded
+    // by the body timeout) or when the client stops reading, which this bounds.
+    res.setTimeout(Math.max(this.#opts.sendTimeout, service.timeouts.body + 1000), onSendTimeout);
     relayBody(response.body, res, (failure) => {
       const ms = elapsedMs(ctx);
       if (failure === null) {
         this.#opts.recorder.record(service.name, color, status, ms, false);
         this.#opts.metrics.observeRequest(service.name, color, status, ms / 1000);
-      } else if (failure.by === 'upstream') {
+      } else if (failure.by === 'upstream' && !ctx.clientGone) {
         const kind = classifyUpstreamError(failure.error);
         if (kind !== 'other') this.#opts.metrics.upstreamError(service.name, color, kind);
         this.#opts.recorder.record(service.name, color, status >= 500 ? status : 502, ms, true);
         this.#opts.metrics.observeRequest(service.name, color, 502, ms / 1000);
       } else {
-        // The client left mid-response (nginx's 499): not the upstream's failure, so not a rollout error.
+        // The client left mid-response (nginx's 499), and the body was cut because it left: not the
+        // upstream's failure, so not a rollout error.
         this.#opts.metrics.observeRequest(service.name, color, 499, ms / 1000);
       }
     });
@@ -201,7 +208,7 @@ export class Forwarder {
     const ms = elapsedMs(ctx);
     if (blame === 'upstream') this.#opts.recorder.record(service.name, color, error.status, ms, true);
     this.#opts.metrics.observeRequest(service.name, color, error.status, ms / 1000);
-    this.#opts.sendError(res, ctx, error, color);
+    this.#opts.responder.dataError(res, ctx, error, color);
   }
 }
 

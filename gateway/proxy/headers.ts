@@ -1,5 +1,5 @@
 import type { IncomingHttpHeaders } from 'node:http';
-import type { Color, RequestContext } from '../core/types.js';
+import type { Color, RequestContext } from '../../core/types.js';
 
 import { connectionListed } from '../identity/request-headers.js';
 

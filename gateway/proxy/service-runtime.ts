@@ -1,6 +1,6 @@
+import { COLORS, type Color } from '../../core/types.js';
 import type { ResolvedService } from '../config/load.js';
 import type { BreakerConfig, TimeoutsConfig } from '../config/schema.js';
-import { COLORS, type Color } from '../core/types.js';
 import type { GatewayMetrics } from '../metrics/gateway-metrics.js';
 import { ColorPool } from './color-pool.js';
 

@@ -1,4 +1,4 @@
-import { type ErrorSpec, Errors } from '../core/errors.js';
+import { type ErrorSpec, Errors } from '../../core/errors.js';
 import type { UpstreamErrorKind } from '../metrics/gateway-metrics.js';
 
 function codeOf(err: unknown): string | undefined {
@@ -13,8 +13,7 @@ export function classifyUpstreamError(err: unknown): UpstreamErrorKind {
   const code = codeOf(err);
   // llhttp's parse errors of the upstream's response: it spoke invalid HTTP. undici leaves `code` unset
   // for some of them (an invalid status line), so the error's name is the reliable mark.
-  if ((code !== undefined && code.startsWith('HPE_')) || (err as Error | null)?.name === 'HTTPParserError')
-    return 'protocol';
+  if (code?.startsWith('HPE_') || (err as Error | null)?.name === 'HTTPParserError') return 'protocol';
   // undici refuses a response it did not ask for, including an unsolicited `100 Continue`
   // (RFC 9110 §15.2 says a client should ignore it; undici 7 closes the connection instead).
   if (code === 'UND_ERR_SOCKET' && (err as Error).message === 'bad response') return 'protocol';

@@ -1,7 +1,7 @@
 // The `rateLimit:` section of gateway.yaml. Parsed and validated once at start; the stage receives the
 // typed output and never looks at raw YAML or the environment.
 import { z } from 'zod';
-import { parseDuration } from '../config/duration.js';
+import { parseDuration } from '../../core/duration.js';
 import { formatIssues } from '../config/errors.js';
 
 /** Shortest and longest window: below 100 ms timer and network jitter dominate, above a day use a quota system. */

@@ -1,6 +1,6 @@
 // RateLimit-* response fields (draft-ietf-httpapi-ratelimit-headers) and the 429 answer.
-import { Errors, GatewayError } from '../core/errors.js';
-import type { Decision } from './store.js';
+import { Errors, GatewayError } from '../../core/errors.js';
+import type { LimitDecision } from './store.js';
 
 export const RATELIMIT_LIMIT = 'RateLimit-Limit';
 export const RATELIMIT_REMAINING = 'RateLimit-Remaining';
@@ -16,7 +16,7 @@ export function toSeconds(ms: number): number {
  * already put its own, keeps whichever is more restrictive (fewer remaining; on a tie, the later reset).
  * The three fields are always written together, so the tier they describe is never mixed up.
  */
-export function pushRateLimitHeaders(headers: string[], d: Decision): void {
+export function pushRateLimitHeaders(headers: string[], d: LimitDecision): void {
   for (let i = 0; i < headers.length; i += 2) {
     if (headers[i] !== RATELIMIT_LIMIT) continue;
     const remaining = Number(headers[i + 3]);
@@ -40,7 +40,7 @@ export function pushRateLimitHeaders(headers: string[], d: Decision): void {
 }
 
 /** The 429 of a rejected decision: Retry-After (RFC 9110 §10.2.3) plus the rejecting tier's RateLimit-* fields. */
-export function rateLimited(limitName: string, d: Decision): GatewayError {
+export function rateLimited(limitName: string, d: LimitDecision): GatewayError {
   const retryAfter = String(Math.max(1, toSeconds(d.retryAfterMs)));
   return new GatewayError(
     Errors.RATE_LIMITED,

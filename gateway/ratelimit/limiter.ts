@@ -1,11 +1,11 @@
 // One configured limit: asks its store, and when Redis cannot answer applies the limit's failMode.
 import type { Counter } from 'prom-client';
-import { Errors, GatewayError } from '../core/errors.js';
+import { Errors, GatewayError } from '../../core/errors.js';
 import type { LimitConfig } from './config.js';
 import type { MemoryStore } from './memory-store.js';
 import type { DecisionResult, RateLimitMetrics } from './metrics.js';
 import type { RedisHealth } from './redis-health.js';
-import { type Decision, type RateLimitStore, StoreUnavailableError } from './store.js';
+import { type LimitDecision, type RateLimitStore, StoreUnavailableError } from './store.js';
 
 export interface LimiterOptions {
   readonly config: LimitConfig;
@@ -49,25 +49,25 @@ export class Limiter {
    * Counts one request of `key`. Synchronous with the memory store; with Redis, a promise that settles
    * within the Redis timeout. Rejects with a 503 GatewayError when Redis fails and failMode is closed.
    */
-  decide(key: string, nowMs: number): Decision | Promise<Decision> {
+  decide(key: string, nowMs: number): LimitDecision | Promise<LimitDecision> {
     const c = this.config;
     const d = this.store.hit(key, c.limit, c.windowMs, c.algorithm, nowMs);
     if (!(d instanceof Promise)) return this.counted(d);
     return d.then(this.onShared, (err: unknown) => this.onUnavailable(err, key, nowMs));
   }
 
-  private counted(d: Decision): Decision {
+  private counted(d: LimitDecision): LimitDecision {
     (d.allowed ? this.counters.allowed : this.counters.limited).inc();
     return d;
   }
 
   // An arrow property, not a method: passed to then() on every decision without binding a closure each time.
-  private readonly onShared = (d: Decision): Decision => {
+  private readonly onShared = (d: LimitDecision): LimitDecision => {
     this.health?.success();
     return this.counted(d);
   };
 
-  private onUnavailable(err: unknown, key: string, nowMs: number): Decision {
+  private onUnavailable(err: unknown, key: string, nowMs: number): LimitDecision {
     const reason = err instanceof StoreUnavailableError ? err.reason : 'error';
     this.health?.failure(
       reason,

@@ -2,7 +2,7 @@
 // is unreachable. Bounded: idle keys are swept, and past `maxKeys` the least recently used key goes.
 import { CounterState, counterHit } from './sliding-counter.js';
 import { logHit, TimestampLog } from './sliding-log.js';
-import type { Algorithm, Decision, RateLimitStore } from './store.js';
+import type { Algorithm, LimitDecision, RateLimitStore } from './store.js';
 
 export interface MemoryStoreOptions {
   /** Hard cap on tracked keys; past it the least recently used key is forgotten (its client gets a fresh window). */
@@ -48,7 +48,7 @@ export class MemoryStore implements RateLimitStore {
     return this.count;
   }
 
-  hit(key: string, limit: number, windowMs: number, algorithm: Algorithm, nowMs: number): Decision {
+  hit(key: string, limit: number, windowMs: number, algorithm: Algorithm, nowMs: number): LimitDecision {
     let group = this.groups.get(windowMs);
     if (group === undefined) {
       group = new Map();

@@ -4,7 +4,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Redis, RedisOptions } from 'ioredis';
 import { COUNTER_LUA, LOG_LUA } from './redis-scripts.js';
-import { type Algorithm, type Decision, type RateLimitStore, StoreUnavailableError } from './store.js';
+import { type Algorithm, type LimitDecision, type RateLimitStore, StoreUnavailableError } from './store.js';
 
 /**
  * Client options that suit the rate limiter: commands fail at once while disconnected instead of queueing
@@ -75,7 +75,7 @@ function defineScripts(redis: Redis): RateLimitCommands {
   return redis as unknown as RateLimitCommands;
 }
 
-function toDecision(reply: ScriptReply, limit: number): Decision {
+function toDecision(reply: ScriptReply, limit: number): LimitDecision {
   return { allowed: reply[0] === 1, limit, remaining: reply[1], resetMs: reply[2], retryAfterMs: reply[3] };
 }
 
@@ -98,7 +98,13 @@ export class RedisStore implements RateLimitStore {
     this.backoffMs = opts.backoffMs ?? 1_000;
   }
 
-  hit(key: string, limit: number, windowMs: number, algorithm: Algorithm, nowMs: number): Promise<Decision> {
+  hit(
+    key: string,
+    limit: number,
+    windowMs: number,
+    algorithm: Algorithm,
+    nowMs: number,
+  ): Promise<LimitDecision> {
     const status = this.redis.status;
     // 'wait' is a lazyConnect client that has not connected yet: the first command connects it.
     if (status !== 'ready' && status !== 'wait') return Promise.reject(DISCONNECTED);
@@ -113,7 +119,7 @@ export class RedisStore implements RateLimitStore {
       algorithm === 'counter'
         ? this.commands.acgsRateLimitCounter(key, limit, windowMs, now)
         : this.commands.acgsRateLimitLog(key, limit, windowMs, now, this.memberPrefix + this.sequence++);
-    return new Promise<Decision>((resolve, reject) => {
+    return new Promise<LimitDecision>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.backoffUntil = Date.now() + this.backoffMs;
         reject(TIMEOUT);

@@ -4,7 +4,7 @@
 //
 // All arithmetic is on integers scaled by the window length (usedW = used × windowMs), so JavaScript and
 // Redis Lua (both IEEE doubles) produce bit-identical answers and no rounding can admit one request too many.
-import type { Decision } from './store.js';
+import type { LimitDecision } from './store.js';
 
 export class CounterState {
   /** Index of the fixed window `curr` belongs to: floor(time / windowMs). */
@@ -19,7 +19,7 @@ export class CounterState {
   }
 }
 
-export function counterHit(s: CounterState, limit: number, windowMs: number, nowMs: number): Decision {
+export function counterHit(s: CounterState, limit: number, windowMs: number, nowMs: number): LimitDecision {
   let idx = Math.floor(nowMs / windowMs);
   if (s.w === idx - 1) {
     s.prev = s.curr;

@@ -1,6 +1,6 @@
 // Exact sliding log: the time of every admitted request still inside the window (now - windowMs, now].
 // LOG_LUA in redis-scripts.ts is the same computation over a sorted set; keep the two in step.
-import type { Decision } from './store.js';
+import type { LimitDecision } from './store.js';
 
 const INITIAL_CAPACITY = 8;
 
@@ -48,7 +48,7 @@ export class TimestampLog {
   }
 }
 
-export function logHit(log: TimestampLog, limit: number, windowMs: number, nowMs: number): Decision {
+export function logHit(log: TimestampLog, limit: number, windowMs: number, nowMs: number): LimitDecision {
   // The ring must stay sorted; a clock that steps back records at the newest time it has already seen.
   const t = log.length > 0 ? Math.max(nowMs, log.newest()) : nowMs;
   log.dropUpTo(t - windowMs);

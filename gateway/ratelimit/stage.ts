@@ -3,7 +3,7 @@
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
-import type { Closeable, RequestContext, Stage } from '../core/types.js';
+import type { Closeable, RequestContext, Stage } from '../../core/types.js';
 import type { LimitConfig, RateLimitConfig } from './config.js';
 import { pushRateLimitHeaders, rateLimited } from './headers.js';
 import { Limiter } from './limiter.js';
@@ -11,7 +11,7 @@ import { MemoryStore } from './memory-store.js';
 import { createRateLimitMetrics } from './metrics.js';
 import { RedisHealth } from './redis-health.js';
 import { RedisStore } from './redis-store.js';
-import type { Decision } from './store.js';
+import type { LimitDecision } from './store.js';
 
 export interface RateLimitStagesOptions {
   readonly config: RateLimitConfig;
@@ -95,7 +95,7 @@ function buildTable(rules: Rule[]): RuleTable {
 }
 
 /** Headers of the allowed tiers, or the 429 of the rejecting tier that asks for the longest wait. */
-function settle(ctx: RequestContext, rules: Rule[], decisions: Decision[]): void {
+function settle(ctx: RequestContext, rules: Rule[], decisions: LimitDecision[]): void {
   let rejected = -1;
   for (let i = 0; i < decisions.length; i++) {
     const d = decisions[i]!;
@@ -105,7 +105,7 @@ function settle(ctx: RequestContext, rules: Rule[], decisions: Decision[]): void
   for (const d of decisions) pushRateLimitHeaders(ctx.responseHeaders, d);
 }
 
-function settleOne(ctx: RequestContext, rule: Rule, d: Decision): void {
+function settleOne(ctx: RequestContext, rule: Rule, d: LimitDecision): void {
   if (!d.allowed) throw rateLimited(rule.limiter.config.name, d);
   pushRateLimitHeaders(ctx.responseHeaders, d);
 }
@@ -129,7 +129,7 @@ function createStage(name: string, table: RuleTable, now: () => number): Stage {
       }
       // Several tiers: all are asked at once (one auto-pipelined round trip), each counts the request.
       const matched: Rule[] = [];
-      const pending: (Decision | Promise<Decision>)[] = [];
+      const pending: (LimitDecision | Promise<LimitDecision>)[] = [];
       let async = false;
       for (const rule of rules) {
         if (!rule.matches(ctx.rest)) continue;
@@ -139,7 +139,7 @@ function createStage(name: string, table: RuleTable, now: () => number): Stage {
         pending.push(d);
       }
       if (async) return Promise.all(pending).then((ds) => settle(ctx, matched, ds));
-      settle(ctx, matched, pending as Decision[]);
+      settle(ctx, matched, pending as LimitDecision[]);
     },
   };
 }

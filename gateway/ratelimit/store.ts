@@ -4,7 +4,7 @@
 /** counter: sliding-window counter (two integers per key). log: exact sliding log (one entry per admission). */
 export type Algorithm = 'counter' | 'log';
 
-export interface Decision {
+export interface LimitDecision {
   readonly allowed: boolean;
   /** The limit this decision was made against (a replica's share of it during a Redis outage). */
   readonly limit: number;
@@ -29,7 +29,7 @@ export interface RateLimitStore {
     windowMs: number,
     algorithm: Algorithm,
     nowMs: number,
-  ): Decision | Promise<Decision>;
+  ): LimitDecision | Promise<LimitDecision>;
   close(): Promise<void>;
 }
 

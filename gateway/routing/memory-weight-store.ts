@@ -1,5 +1,10 @@
-import type { Color } from '../core/types.js';
-import { type ServiceWeights, StaleFenceError, type WeightStore, type WeightUpdate } from './weight-store.js';
+import type { Color } from '../../core/types.js';
+import {
+  type ServiceWeights,
+  StaleFenceError,
+  type WeightStore,
+  type WeightUpdate,
+} from '../../core/weight-store.js';
 
 /** The split of every service for a single replica (the embedded default, tests). */
 export class MemoryWeightStore implements WeightStore {

@@ -12,11 +12,11 @@ export interface ServiceMatch {
  */
 export class ServiceTable {
   readonly #byLength: ResolvedService[];
-  readonly #byName: Map<string, ResolvedService>;
+  readonly names: readonly string[];
 
   constructor(services: readonly ResolvedService[]) {
     this.#byLength = [...services].sort((a, b) => b.prefix.length - a.prefix.length);
-    this.#byName = new Map(services.map((s) => [s.name, s]));
+    this.names = services.map((s) => s.name);
   }
 
   match(path: string): ServiceMatch | null {
@@ -26,17 +26,5 @@ export class ServiceTable {
       if (path.length === prefix.length - 1 && prefix.startsWith(path)) return { service, rest: '/' };
     }
     return null;
-  }
-
-  get(name: string): ResolvedService | undefined {
-    return this.#byName.get(name);
-  }
-
-  get names(): string[] {
-    return [...this.#byName.keys()];
-  }
-
-  get all(): readonly ResolvedService[] {
-    return [...this.#byName.values()];
   }
 }

@@ -13,3 +13,6 @@ function findPackageRoot(): string {
 }
 
 export const PACKAGE_ROOT = findPackageRoot();
+
+/** Where `npm run policy:build` (and `acgs-gateway policy build`) writes the default policy bundle. */
+export const BUILT_POLICY_BUNDLE = join(PACKAGE_ROOT, 'policies', 'build', 'bundle.tar.gz');

@@ -3,8 +3,10 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { z } from 'zod';
-import { authConfigFromEnv, authConfigSchema, serviceAuthSchema } from '../../gateway/auth/config.js';
+import { authConfigSchema, serviceAuthSchema } from '../../gateway/auth/config.js';
 import { createAuthModeResolver } from '../../gateway/auth/modes.js';
+import { ConfigError } from '../../gateway/config/errors.js';
+import { resolveConfig } from '../../gateway/config/load.js';
 import { ecKeyPair, ed25519KeyPair, HS_SECRET, rsaKeyPair } from './helpers.js';
 
 const rsa = rsaKeyPair();
@@ -138,7 +140,29 @@ describe('per-service modes', () => {
   });
 });
 
-describe('environment', () => {
+const SERVICES = {
+  ac: { blue: { upstreams: ['http://127.0.0.1:1'] }, green: { upstreams: ['http://127.0.0.1:2'] } },
+};
+
+/** The auth section as the one config loader resolves it from a file section and the environment. */
+function authConfigFromEnv(env: NodeJS.ProcessEnv, section: Record<string, unknown> | undefined) {
+  const config = resolveConfig({ services: SERVICES, ...(section ? { auth: section } : {}) }, { env });
+  assert.ok(config.auth, 'the auth module is on');
+  return config.auth;
+}
+
+/** The start-up problems of a refused configuration. */
+function startProblems(run: () => unknown): string[] {
+  try {
+    run();
+  } catch (err) {
+    assert.ok(err instanceof ConfigError, String(err));
+    return [...err.problems];
+  }
+  assert.fail('expected the configuration to be refused');
+}
+
+describe('environment (through the one config loader)', () => {
   test('JWT_SECRET adds an HS key for every HS algorithm its length allows', () => {
     const config = authConfigFromEnv({ JWT_SECRET: 's'.repeat(48) }, {});
     assert.deepEqual(config.keys, [{ secret: 's'.repeat(48), algorithms: ['HS256', 'HS384'] }]);
@@ -189,12 +213,22 @@ describe('environment', () => {
     assert.equal(authConfigFromEnv({ JWT_AUDIENCE: 'acgs' }, {}).audience, 'acgs');
   });
 
-  test('blank variables count as unset', () => {
+  test('blank variables count as unset: no key source, no auth module', () => {
+    assert.equal(
+      resolveConfig({ services: SERVICES }, { env: { JWT_SECRET: '', JWKS_URL: '  ' } }).auth,
+      null,
+    );
     assert.deepEqual(authConfigFromEnv({ JWT_SECRET: '', JWKS_URL: '  ' }, {}), authConfigSchema.parse({}));
   });
 
+  test('durations are accepted the same way as everywhere else', () => {
+    const config = authConfigFromEnv({}, { jwksCooldownMs: '10s', cache: { maxTtlMs: '1m' } });
+    assert.equal(config.jwksCooldownMs, 10_000);
+    assert.equal(config.cache.maxTtlMs, 60_000);
+  });
+
   test('every problem is listed, named by its variable', () => {
-    const found = problems(() =>
+    const found = startProblems(() =>
       authConfigFromEnv(
         {
           JWT_SECRET: 'short',
@@ -221,7 +255,7 @@ describe('environment', () => {
       found.join('\n'),
     );
     assert.ok(
-      found.some((line) => line.startsWith('clockToleranceSec: ')),
+      found.some((line) => line.startsWith('auth.clockToleranceSec: ')),
       found.join('\n'),
     );
   });

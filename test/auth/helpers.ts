@@ -9,10 +9,10 @@ import type { AddressInfo } from 'node:net';
 import { exportJWK, type JWTPayload, SignJWT } from 'jose';
 import pino from 'pino';
 import { Registry } from 'prom-client';
+import { GatewayError } from '../../core/errors.js';
+import type { RequestContext } from '../../core/types.js';
 import { type AuthConfigInput, authConfigSchema, type ServiceAuthConfig } from '../../gateway/auth/config.js';
 import { type AuthStage, createAuthStage } from '../../gateway/auth/stage.js';
-import { GatewayError } from '../../gateway/core/errors.js';
-import type { RequestContext } from '../../gateway/core/types.js';
 import { requestContext } from '../helpers/context.js';
 
 /** A fixed "now" (whole seconds) so token times are exact. */

@@ -55,7 +55,7 @@ describe('JWKS rotation', () => {
   test('a new kid is picked up, a dropped kid stops working at the next refetch', async () => {
     const { server, clock, stage } = await setup([{ kid: 'a', publicKey: keyA.publicKey }]);
     assert.equal(server.requests, 1);
-    assert.equal((await admit(stage, bearer(await tokenFrom(keyA, 'a')))).identity, 'user-1');
+    assert.equal((await admit(stage, bearer(await tokenFrom(keyA, 'a')))).claims?.sub, 'user-1');
 
     // The provider publishes B next to A; a token signed with B triggers one refetch.
     await server.setKeys([
@@ -63,14 +63,14 @@ describe('JWKS rotation', () => {
       { kid: 'b', publicKey: keyB.publicKey },
     ]);
     clock.advance(COOLDOWN);
-    assert.equal((await admit(stage, bearer(await tokenFrom(keyB, 'b', 'user-b')))).identity, 'user-b');
+    assert.equal((await admit(stage, bearer(await tokenFrom(keyB, 'b', 'user-b')))).claims?.sub, 'user-b');
     assert.equal(server.requests, 2);
     // Old keys keep working as long as the set has them.
-    assert.equal((await admit(stage, bearer(await tokenFrom(keyA, 'a')))).identity, 'user-1');
+    assert.equal((await admit(stage, bearer(await tokenFrom(keyA, 'a')))).claims?.sub, 'user-1');
 
     // The provider drops A. Until the gateway refetches, A still verifies; afterwards it does not.
     await server.setKeys([{ kid: 'b', publicKey: keyB.publicKey }]);
-    assert.equal((await admit(stage, bearer(await tokenFrom(keyA, 'a')))).identity, 'user-1');
+    assert.equal((await admit(stage, bearer(await tokenFrom(keyA, 'a')))).claims?.sub, 'user-1');
     clock.advance(COOLDOWN);
     assert.equal(
       await refusalReason(stage, await tokenFrom(keyA, 'unknown-kid')),
@@ -78,7 +78,7 @@ describe('JWKS rotation', () => {
     );
     assert.equal(server.requests, 3);
     assert.equal(await refusalReason(stage, await tokenFrom(keyA, 'a')), 'no key matches the token kid');
-    assert.equal((await admit(stage, bearer(await tokenFrom(keyB, 'b', 'user-b')))).identity, 'user-b');
+    assert.equal((await admit(stage, bearer(await tokenFrom(keyB, 'b', 'user-b')))).claims?.sub, 'user-b');
   });
 
   test('a new kid inside the cooldown is refused without a fetch', async () => {
@@ -95,10 +95,10 @@ describe('JWKS rotation', () => {
     await server.setKeys([{ kid: 'b', publicKey: keyB.publicKey }]);
     clock.advance(61_000);
     // The stale set still answers this request; the refresh runs behind it.
-    assert.equal((await admit(stage, bearer(await tokenFrom(keyA, 'a')))).identity, 'user-1');
+    assert.equal((await admit(stage, bearer(await tokenFrom(keyA, 'a')))).claims?.sub, 'user-1');
     await until(() => server.requests === 2);
     // Kid b is found either in the installed new set or by joining the refresh still in flight.
-    assert.equal((await admit(stage, bearer(await tokenFrom(keyB, 'b', 'user-b')))).identity, 'user-b');
+    assert.equal((await admit(stage, bearer(await tokenFrom(keyB, 'b', 'user-b')))).claims?.sub, 'user-b');
   });
 
   test('tokens without kid are checked against every key of the set', async () => {
@@ -106,7 +106,10 @@ describe('JWKS rotation', () => {
       { kid: 'a', publicKey: keyA.publicKey },
       { kid: 'b', publicKey: keyB.publicKey },
     ]);
-    assert.equal((await admit(stage, bearer(await tokenFrom(keyB, undefined, 'no-kid')))).identity, 'no-kid');
+    assert.equal(
+      (await admit(stage, bearer(await tokenFrom(keyB, undefined, 'no-kid')))).claims?.sub,
+      'no-kid',
+    );
   });
 
   test("a JWK's alg narrows what its key may verify", async () => {
@@ -115,7 +118,7 @@ describe('JWKS rotation', () => {
     const ps = await sign(claims(), rsa.privateKey, { alg: 'PS256', kid: 'r' });
     assert.equal(await refusalReason(stage, ps), 'algorithm not allowed');
     const rs = await sign(claims(), rsa.privateKey, { alg: 'RS256', kid: 'r' });
-    assert.equal((await admit(stage, bearer(rs))).identity, 'user-1');
+    assert.equal((await admit(stage, bearer(rs))).claims?.sub, 'user-1');
   });
 });
 
@@ -142,7 +145,7 @@ describe('a flood of unknown kids', () => {
     await flood();
     assert.equal(server.requests, 3);
     // Valid traffic was never disturbed.
-    assert.equal((await admit(stage, bearer(await tokenFrom(keyA, 'a')))).identity, 'user-1');
+    assert.equal((await admit(stage, bearer(await tokenFrom(keyA, 'a')))).claims?.sub, 'user-1');
   });
 });
 
@@ -153,12 +156,12 @@ describe('JWKS outage', () => {
     clock.advance(COOLDOWN);
     assert.equal(await refusalReason(stage, await tokenFrom(keyA, 'gone')), 'no key matches the token kid');
     assert.equal(server.requests, 2);
-    assert.equal((await admit(stage, bearer(await tokenFrom(keyA, 'a')))).identity, 'user-1');
+    assert.equal((await admit(stage, bearer(await tokenFrom(keyA, 'a')))).claims?.sub, 'user-1');
     // Past the max age too: the refresh fails in the background, the old keys still verify.
     clock.advance(700_000);
-    assert.equal((await admit(stage, bearer(await tokenFrom(keyA, 'a')))).identity, 'user-1');
+    assert.equal((await admit(stage, bearer(await tokenFrom(keyA, 'a')))).claims?.sub, 'user-1');
     await until(() => server.requests === 3);
-    assert.equal((await admit(stage, bearer(await tokenFrom(keyA, 'a')))).identity, 'user-1');
+    assert.equal((await admit(stage, bearer(await tokenFrom(keyA, 'a')))).claims?.sub, 'user-1');
   });
 
   test('a set that is down at start is fetched once it is back (on the next unknown kid past the cooldown)', async () => {
@@ -172,7 +175,7 @@ describe('JWKS outage', () => {
     assert.equal(await refusalReason(stage, await tokenFrom(keyA, 'a')), 'no key matches the token kid');
     server.setDown(false);
     clock.advance(COOLDOWN);
-    assert.equal((await admit(stage, bearer(await tokenFrom(keyA, 'a')))).identity, 'user-1');
+    assert.equal((await admit(stage, bearer(await tokenFrom(keyA, 'a')))).claims?.sub, 'user-1');
     assert.equal(server.requests, 2);
   });
 
@@ -182,6 +185,6 @@ describe('JWKS outage', () => {
     clock.advance(COOLDOWN);
     await refusalReason(stage, await tokenFrom(keyA, 'other'));
     assert.equal(server.requests, 2);
-    assert.equal((await admit(stage, bearer(await tokenFrom(keyA, 'a')))).identity, 'user-1');
+    assert.equal((await admit(stage, bearer(await tokenFrom(keyA, 'a')))).claims?.sub, 'user-1');
   });
 });

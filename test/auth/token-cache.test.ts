@@ -49,7 +49,7 @@ describe('verified-token cache', () => {
     const token = await sign(claims({ exp: T0 + 60 }), secretBytes(), { alg: 'HS256' });
     await admit(stage, bearer(token));
     clock.advance(59_999);
-    assert.equal((await admit(stage, bearer(token))).identity, 'user-1');
+    assert.equal((await admit(stage, bearer(token))).claims?.sub, 'user-1');
     assert.equal(await metricValue(registry, 'acgs_jwt_cache_hits_total'), 1);
     clock.advance(1);
     assert.equal(await refusalReason(stage, token), 'token expired');

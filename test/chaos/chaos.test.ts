@@ -52,6 +52,8 @@ before(async () => {
       redis: { url: `redis://127.0.0.1:${redis.port}`, keyPrefix: `chaos:${SEED}:` },
       rateLimit: { limits: [{ name: 'chaos', limit: 1_000_000, window: '1m' }] },
       policy: { bundle: bundles.strict },
+      // Clients that stop reading are cut within the settle time the counters are checked after.
+      server: { sendTimeout: '1s' },
       // Short idle upstream connections, so the descriptor count can settle within the test.
       proxy: { timeouts: { connect: '1s', headers: '1500ms', body: '1s' }, keepAliveTimeout: '1s' },
       rollout: { tickMs: 100, flushIntervalMs: 200, weightRereadMs: 200, leaseTtlMs: 1500 },

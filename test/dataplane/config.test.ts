@@ -169,7 +169,7 @@ describe('configuration', () => {
     }
   });
 
-  test('--help on every command, exit 64 on an unknown one', () => {
+  test('--help on every command, exit 2 on an unknown one', () => {
     const help = spawnSync(process.execPath, ['--import', 'tsx', 'cli/main.ts', 'start', '--help'], {
       encoding: 'utf8',
       timeout: 30_000,
@@ -180,6 +180,6 @@ describe('configuration', () => {
       encoding: 'utf8',
       timeout: 30_000,
     });
-    assert.equal(unknown.status, 64);
+    assert.equal(unknown.status, 2);
   });
 });

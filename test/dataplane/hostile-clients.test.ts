@@ -119,6 +119,86 @@ describe('a client that leaves at any moment costs only its own request', () => 
   });
 });
 
+describe('pipelined requests and clients that stop reading', () => {
+  let upstream: TestUpstream;
+  let gw: Gateway;
+  const cancelled: string[] = [];
+
+  before(async () => {
+    // /slow answers after 300 ms; /endless streams as fast as it is read, until it is cut (more than any
+    // socket buffer can hold, so a client that stops reading really stops the flow).
+    upstream = await startUpstream('pipelined', (req, res) => {
+      res.on('close', () => {
+        if (!res.writableFinished) cancelled.push(req.url ?? '');
+      });
+      if (req.url?.startsWith('/endless')) {
+        res.writeHead(200, { 'content-type': 'application/octet-stream' });
+        const chunk = Buffer.alloc(64 * 1024, 120);
+        const pump = () => {
+          while (!res.destroyed && res.write(chunk));
+          if (!res.destroyed) res.once('drain', pump);
+        };
+        pump();
+        return;
+      }
+      setTimeout(() => res.end(`answer for ${req.url}`), 300);
+    });
+    gw = await startTestGateway(
+      { ac: { blue: [upstream.url], green: [upstream.url] } },
+      { server: { sendTimeout: '1s' }, proxy: { timeouts: { connect: '1s', headers: '2s', body: '1s' } } },
+    );
+  });
+  after(async () => {
+    await gw.shutdown();
+    await upstream.close();
+  });
+
+  test('a client that pipelines three requests and hangs up ends all three as 499 (node never closes queued responses)', async () => {
+    const received = await metricValue(gw.metrics.registry, 'acgs_http_requests_received_total');
+    const socket = await rawSend(
+      portOf(gw.dataUrl),
+      'GET /api/ac/slow/1 HTTP/1.1\r\nHost: x\r\n\r\nGET /api/ac/slow/2 HTTP/1.1\r\nHost: x\r\n\r\n' +
+        'GET /api/ac/slow/3 HTTP/1.1\r\nHost: x\r\n\r\n',
+    );
+    await sleep(100);
+    socket.destroy();
+    await waitFor('every pipelined request to end', async () => {
+      const now = await metricValue(gw.metrics.registry, 'acgs_http_requests_received_total');
+      const ended = await metricValue(gw.metrics.registry, 'acgs_http_responses_total', { class: '499' });
+      return now === received + 3 && ended === 3;
+    });
+    // None of them keeps its upstream request: each is cancelled rather than waited for.
+    await waitFor(
+      'the upstream requests to be cancelled',
+      () => cancelled.filter((u) => u.startsWith('/slow/')).length === 3,
+    );
+    const errors = await metricValue(gw.metrics.registry, 'acgs_upstream_errors_total');
+    assert.equal(errors, 0, "a client hanging up is never the upstream colour's error");
+  });
+
+  test('a client that stops reading an endless response is cut after sendTimeout, as a 499', async () => {
+    const before = await metricValue(gw.metrics.registry, 'acgs_http_responses_total', { class: '499' });
+    const socket = await rawSend(portOf(gw.dataUrl), 'GET /api/ac/endless HTTP/1.1\r\nHost: x\r\n\r\n');
+    socket.pause(); // never reads: the kernel buffers fill and the gateway cannot send any more
+    socket.on('error', () => {});
+    const started = Date.now();
+    // A paused client does not notice its connection closing (the close sits behind unread data), so
+    // what is observed is the gateway's side: the request ends as a 499 within about sendTimeout.
+    await waitFor(
+      'the stalled response to be cut and counted as 499',
+      async () =>
+        (await metricValue(gw.metrics.registry, 'acgs_http_responses_total', { class: '499' })) ===
+        before + 1,
+      8000,
+      50,
+    );
+    const after = Date.now() - started;
+    assert.ok(after >= 900 && after < 6000, `cut after ${after} ms (sendTimeout 1s; body timeout 1s + 1s)`);
+    await waitFor('the upstream stream to be cancelled', () => cancelled.includes('/endless'));
+    socket.destroy();
+  });
+});
+
 describe('Expect: 100-continue', () => {
   let upstream: TestUpstream;
   let gw: Gateway;
@@ -204,6 +284,27 @@ describe('identity and forwarding headers belong to the gateway', () => {
     assert.equal(seen['x-forwarded-port'], undefined);
     assert.equal(seen['x-forwarded-prefix'], undefined);
   });
+
+  for (const [what, head, status, code] of [
+    ['no Host on HTTP/1.1', 'GET /api/ac/x HTTP/1.1\r\n', 400, 'bad_request'],
+    ['two Host headers', 'GET /api/ac/x HTTP/1.1\r\nHost: a\r\nHost: b\r\n', 400, 'bad_request'],
+    [
+      'an Expect other than 100-continue',
+      'GET /api/ac/x HTTP/1.1\r\nHost: a\r\nExpect: 200-ok\r\n',
+      417,
+      'expectation_failed',
+    ],
+  ] as const) {
+    test(`${what}: ${status} in the JSON shape, nothing forwarded`, async () => {
+      const before = upstream.seen.length;
+      const socket = await rawSend(portOf(gw.dataUrl), `${head}Connection: close\r\n\r\n`);
+      const { text } = await readUntilClose(socket, 3000);
+      assert.match(text, new RegExp(`^HTTP/1\\.1 ${status} `));
+      const body = JSON.parse(text.slice(text.indexOf('\r\n\r\n') + 4)) as { error: { code: string } };
+      assert.equal(body.error.code, code);
+      assert.equal(upstream.seen.length, before);
+    });
+  }
 
   test('two Authorization headers are a 400, and nothing is forwarded', async () => {
     const before = upstream.seen.length;

@@ -13,21 +13,28 @@ import { DOCKER, REPO, run } from './helpers.js';
 
 const EXAMPLES = ['staging', 'production'].map((name) => join(REPO, 'config', 'env', `${name}.env.example`));
 
-/** Where configuration is read from the environment (STYLE.md rule 4: nowhere else). */
+/** Where configuration is read from the environment: gateway/config/ and the CLI (STYLE.md rule 4). */
 function configSources(): string[] {
+  const files: string[] = [];
+  for (const entry of readdirSync(join(REPO, 'gateway', 'config')))
+    if (entry.endsWith('.ts')) files.push(join(REPO, 'gateway', 'config', entry));
+  for (const entry of readdirSync(join(REPO, 'cli')))
+    if (entry.endsWith('.ts')) files.push(join(REPO, 'cli', entry));
+  return files;
+}
+
+/** Every runtime source file outside gateway/config/ (which must never read the environment). */
+function runtimeSources(): string[] {
   const files: string[] = [];
   const walk = (dir: string) => {
     for (const entry of readdirSync(dir)) {
       const full = join(dir, entry);
-      if (statSync(full).isDirectory()) walk(full);
-      else if (/^config.*\.ts$/.test(entry)) files.push(full);
+      if (statSync(full).isDirectory()) {
+        if (full !== join(REPO, 'gateway', 'config')) walk(full);
+      } else if (entry.endsWith('.ts')) files.push(full);
     }
   };
-  walk(join(REPO, 'gateway'));
-  walk(join(REPO, 'rollout'));
-  files.push(join(REPO, 'gateway', 'config', 'load.ts'));
-  for (const entry of readdirSync(join(REPO, 'cli')))
-    if (entry.endsWith('.ts')) files.push(join(REPO, 'cli', entry));
+  for (const dir of ['core', 'gateway', 'rollout']) walk(join(REPO, dir));
   return files;
 }
 
@@ -98,6 +105,14 @@ function filledIn(env: Record<string, string>, auditDir: string): Record<string,
 
 describe('config/env/*.env.example', () => {
   const read = variablesReadByCode();
+
+  test('no runtime module reads the environment: one configuration path', () => {
+    const readers = runtimeSources().filter((file) => /process\.env\b/.test(readFileSync(file, 'utf8')));
+    assert.deepEqual(
+      readers.map((f) => relative(REPO, f)),
+      [],
+    );
+  });
 
   test('the scan finds the variables of the brief (guards the scan itself)', () => {
     for (const name of [

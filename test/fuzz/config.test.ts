@@ -153,7 +153,7 @@ interface InputService {
 }
 
 function comparable(config: ResolvedConfig): unknown {
-  const { trustedProxies: _t, env: _e, ...rest } = config;
+  const { trustedProxies: _t, ...rest } = config;
   return rest;
 }
 

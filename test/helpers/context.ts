@@ -1,4 +1,4 @@
-import type { RequestContext } from '../../gateway/core/types.js';
+import type { RequestContext } from '../../core/types.js';
 
 /**
  * A RequestContext as the identity stage would hand it to the next stages: GET /api/ac/items from
@@ -27,7 +27,6 @@ export function requestContext(over: Partial<RequestContext> = {}): RequestConte
     service: 'ac',
     rest: '/items',
     claims: null,
-    identity: clientIp,
     colorOverride: null,
     overrideAllowed: false,
     color: null,

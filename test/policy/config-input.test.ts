@@ -1,14 +1,27 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { ZodError } from 'zod';
-import { policyConfigFromEnv } from '../../gateway/policy/config.js';
+import { ConfigError } from '../../gateway/config/errors.js';
+import { resolveConfig } from '../../gateway/config/load.js';
 import { buildPolicyInput, parseQuery } from '../../gateway/policy/input.js';
 import { makeCtx } from './helpers.js';
 
+const SERVICES = {
+  ac: { blue: { upstreams: ['http://127.0.0.1:1'] }, green: { upstreams: ['http://127.0.0.1:2'] } },
+};
+
+/** The policy section as the one config loader resolves it (file section, then the environment). */
+function policyConfigFromEnv(env: NodeJS.ProcessEnv, section: Record<string, unknown> | undefined) {
+  const config = resolveConfig({ services: SERVICES, ...(section ? { policy: section } : {}) }, { env });
+  assert.ok(config.policy, 'the policy module is on');
+  return config.policy;
+}
+
 describe('policy config', () => {
   test('defaults', () => {
-    const c = policyConfigFromEnv({}, undefined);
-    assert.equal(c.bundle, 'policies/build/bundle.tar.gz');
+    assert.equal(resolveConfig({ services: SERVICES }, { env: {} }).policy, null, 'no section: module off');
+    const c = policyConfigFromEnv({}, {});
+    // A relative bundle path is relative to the configuration (inline here: the working directory).
+    assert.equal(c.bundle, `${process.cwd()}/policies/build/bundle.tar.gz`);
     assert.equal(c.pollIntervalMs, 30_000);
     assert.deepEqual(c.decisionLog, { enabled: false, sampleRate: 1 });
     assert.equal(c.verificationKey, undefined);
@@ -22,7 +35,7 @@ describe('policy config', () => {
         POLICY_DECISION_LOG: 'true',
         POLICY_DECISION_LOG_SAMPLE_RATE: '0.25',
       },
-      { bundle: 'file.tar.gz', pollIntervalMs: 5000, decisionLog: { sampleRate: 0.5 } },
+      { bundle: 'file.tar.gz', pollIntervalMs: '5s', decisionLog: { sampleRate: 0.5 } },
     );
     assert.equal(c.bundle, 'https://bundles.example/acgs.tar.gz');
     assert.equal(c.pollIntervalMs, 5000);
@@ -30,10 +43,18 @@ describe('policy config', () => {
     assert.deepEqual(c.decisionLog, { enabled: true, sampleRate: 0.25 });
   });
 
-  test('every problem is reported', () => {
+  test('every problem is reported, by path or by variable', () => {
     assert.throws(
-      () => policyConfigFromEnv({}, { pollIntervalMs: 5, pollJitter: 2, extra: 1 }),
-      (e: unknown) => e instanceof ZodError && e.issues.length === 3,
+      () =>
+        policyConfigFromEnv(
+          { POLICY_MAX_MEMORY_PAGES: 'many' },
+          { pollIntervalMs: 5, pollJitter: 2, extra: 1 },
+        ),
+      (e: unknown) =>
+        e instanceof ConfigError &&
+        e.problems.length === 4 &&
+        e.problems.some((p) => p.startsWith('policy.pollIntervalMs: ')) &&
+        e.problems.some((p) => p.startsWith('POLICY_MAX_MEMORY_PAGES: ')),
     );
   });
 });

@@ -7,7 +7,7 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { DEFAULT_POLICY_DIR } from '../../cli/policy.js';
-import type { Color } from '../../gateway/core/types.js';
+import type { Color } from '../../core/types.js';
 import { parseBundle } from '../../gateway/policy/bundle.js';
 import { createWasmEngine, type WasmPolicyEngine } from '../../gateway/policy/engine.js';
 import { type AdminPolicyInput, buildPolicyInput, type PolicyInput } from '../../gateway/policy/input.js';

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import tar from 'tar-stream';
 import { buildPolicyBundle, resolveOpaBinary } from '../../cli/policy.js';
-import type { RequestContext } from '../../gateway/core/types.js';
+import type { RequestContext } from '../../core/types.js';
 import { requestContext } from '../helpers/context.js';
 
 export const OPA = resolveOpaBinary(undefined, process.env);

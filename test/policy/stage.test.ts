@@ -2,13 +2,13 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { Registry } from 'prom-client';
-import { GatewayError } from '../../gateway/core/errors.js';
+import { GatewayError } from '../../core/errors.js';
 import { checkDecision } from '../../gateway/policy/decision.js';
 import { createDecisionLogger, MASK } from '../../gateway/policy/decision-log.js';
 import { PolicyManager } from '../../gateway/policy/manager.js';
 import { createPolicyStage } from '../../gateway/policy/stage.js';
-import { createStaticEngine } from '../../gateway/policy/static-engine.js';
 import { buildBundle, makeCtx, recordingLogger, type TempDir, tempDir } from './helpers.js';
+import { createStaticEngine } from './static-engine.js';
 
 async function metric(registry: Registry, name: string): Promise<Array<{ labels: object; value: number }>> {
   const m = (await registry.getMetricsAsJSON()).find((x) => x.name === name);

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { parseDuration } from '../../gateway/config/duration.js';
+import { parseDuration } from '../../core/duration.js';
 import { parseRateLimitConfig } from '../../gateway/ratelimit/config.js';
 
 describe('rate limit configuration', () => {

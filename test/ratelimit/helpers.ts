@@ -7,7 +7,7 @@ export { waitFor } from '../helpers/wait.js';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
-import type { RequestContext } from '../../gateway/core/types.js';
+import type { RequestContext } from '../../core/types.js';
 import { requestContext } from '../helpers/context.js';
 import { waitFor } from '../helpers/wait.js';
 

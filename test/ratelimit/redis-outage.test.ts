@@ -4,7 +4,7 @@ import { performance } from 'node:perf_hooks';
 import { after, before, describe, test } from 'node:test';
 import { Redis } from 'ioredis';
 import { Registry } from 'prom-client';
-import { GatewayError } from '../../gateway/core/errors.js';
+import { GatewayError } from '../../core/errors.js';
 import { parseRateLimitConfig } from '../../gateway/ratelimit/config.js';
 import { recommendedRedisOptions } from '../../gateway/ratelimit/redis-store.js';
 import { createRateLimitStages, type RateLimitStages } from '../../gateway/ratelimit/stage.js';

@@ -5,7 +5,7 @@ import { after, before, describe, test } from 'node:test';
 import { Redis } from 'ioredis';
 import { MemoryStore } from '../../gateway/ratelimit/memory-store.js';
 import { RedisStore } from '../../gateway/ratelimit/redis-store.js';
-import type { Algorithm, Decision, RateLimitStore } from '../../gateway/ratelimit/store.js';
+import type { Algorithm, LimitDecision, RateLimitStore } from '../../gateway/ratelimit/store.js';
 import { deleteKeys, SHARED_REDIS, uniquePrefix } from './helpers.js';
 
 const prefix = uniquePrefix('semantics');
@@ -39,7 +39,7 @@ async function hits(
   alg: Algorithm,
   times: number[],
 ) {
-  const out: Decision[] = [];
+  const out: LimitDecision[] = [];
   for (const t of times) out.push(await store.hit(key, limit, w, alg, t));
   return out;
 }

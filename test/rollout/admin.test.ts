@@ -1,10 +1,19 @@
 import assert from 'node:assert/strict';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import Fastify, { type FastifyInstance } from 'fastify';
+import type { FastifyInstance } from 'fastify';
+import pino from 'pino';
 import { type CliIo, runRolloutCommand } from '../../cli/rollout.js';
 import { runWeightsCommand } from '../../cli/weights.js';
+import { Errors, GatewayError } from '../../core/errors.js';
+import { AdminTokenAuthenticator } from '../../gateway/admin/admin-auth.js';
+import { createAdminServer } from '../../gateway/admin/admin-server.js';
+import { AuditLog } from '../../gateway/admin/audit-log.js';
 import { registerRolloutRoutes } from '../../gateway/admin/rollout-routes.js';
-import { errorBody } from '../../gateway/core/errors.js';
+import { Responder } from '../../gateway/http/responder.js';
+import { GatewayMetrics } from '../../gateway/metrics/gateway-metrics.js';
 import { LocalLeadership } from '../../rollout/leader.js';
 import { LiveWindows } from '../../rollout/live-windows.js';
 import { RolloutManager } from '../../rollout/manager.js';
@@ -14,8 +23,8 @@ import { fakeClock, TestWeightStore } from './helpers.js';
 
 const TOKEN = 'test-admin-token';
 
-/** A small admin app: bearer auth setting adminPrincipal (as the real admin server does), the rollout
- * routes, and a weights route that answers 409 during a rollout. */
+/** The real admin server (token auth, the responder) with the rollout routes, and a weights route that
+ * answers 409 during a rollout. */
 function buildApp() {
   const clock = fakeClock();
   const windows = new LiveWindows({ services: ['ac'], now: clock.now });
@@ -28,25 +37,22 @@ function buildApp() {
     leadership: new LocalLeadership(),
     now: clock.now,
   });
-  const app = Fastify();
-  app.addHook('onRequest', async (request, reply) => {
-    if (request.headers.authorization !== `Bearer ${TOKEN}`) {
-      return reply
-        .code(401)
-        .type('application/json')
-        .send(errorBody('unauthorized', 'token required', request.id));
-    }
-    (request as typeof request & { adminPrincipal: { name: string } }).adminPrincipal = { name: 'ops-alice' };
+  const logger = pino({ level: 'silent' });
+  const metrics = new GatewayMetrics(undefined, { defaultMetrics: false });
+  const app = createAdminServer({
+    authenticator: new AdminTokenAuthenticator([{ name: 'ops-alice', token: TOKEN }]),
+    registry: metrics.registry,
+    audit: new AuditLog(join(mkdtempSync(join(tmpdir(), 'acgs-audit-')), 'audit.jsonl'), logger),
+    logger,
+    responder: new Responder(metrics),
   });
   registerRolloutRoutes(app, { manager });
   app.put<{ Params: { name: string }; Body: { green: number } }>(
     '/admin/services/:name/weights',
-    async (request, reply) => {
+    { config: { action: 'weights.set' } },
+    async (request) => {
       if (await manager.isRolloutActive(request.params.name)) {
-        return reply
-          .code(409)
-          .type('application/json')
-          .send(errorBody('conflict', 'a rollout is running', request.id));
+        throw new GatewayError(Errors.CONFLICT, 'a rollout is running');
       }
       return { weights: await weights.set(request.params.name, { green: request.body.green }) };
     },

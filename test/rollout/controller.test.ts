@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { GatewayError } from '../../gateway/core/errors.js';
 import { analyse } from '../../rollout/analysis.js';
 import * as c from '../../rollout/controller.js';
+import { RolloutConflictError } from '../../rollout/errors.js';
 import { DEFAULT_PARAMS, type RolloutParams } from '../../rollout/params.js';
 import { win } from './helpers.js';
 
@@ -24,10 +24,7 @@ function begin(params: RolloutParams = DEFAULT_PARAMS, stable: 'blue' | 'green' 
 }
 
 function conflict(fn: () => unknown, pattern: RegExp) {
-  assert.throws(
-    fn,
-    (error: unknown) => error instanceof GatewayError && error.status === 409 && pattern.test(error.message),
-  );
+  assert.throws(fn, (error: unknown) => error instanceof RolloutConflictError && pattern.test(error.message));
 }
 
 describe('rollout controller', () => {

@@ -1,10 +1,10 @@
-import type { Color } from '../../gateway/core/types.js';
+import type { Color } from '../../core/types.js';
 import {
   type ServiceWeights,
   StaleFenceError,
   type WeightStore,
   type WeightUpdate,
-} from '../../gateway/routing/weight-store.js';
+} from '../../core/weight-store.js';
 import type { WindowSummary } from '../../rollout/window-counts.js';
 
 /** A synthetic window summary: only the fields the analysis reads matter. */

@@ -1,13 +1,15 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { Registry } from 'prom-client';
-import { GatewayError } from '../../gateway/core/errors.js';
-import type { Color } from '../../gateway/core/types.js';
+import type { Color } from '../../core/types.js';
+import { toGatewayError } from '../../gateway/http/responder.js';
+import { RolloutError } from '../../rollout/errors.js';
 import { type Leadership, LocalLeadership } from '../../rollout/leader.js';
 import { LiveWindows } from '../../rollout/live-windows.js';
 import { RolloutManager, type TransitionEvent } from '../../rollout/manager.js';
 import { MemoryRolloutStore } from '../../rollout/rollout-store.js';
 import { LocalWindowSource } from '../../rollout/window-source.js';
+import { waitFor } from '../helpers/wait.js';
 import { fakeClock, TestWeightStore } from './helpers.js';
 
 const T0 = 1_700_000_000_000;
@@ -66,10 +68,11 @@ function setup(
   return { clock, windows, weights, store, events, registry, manager, traffic };
 }
 
+/** The manager refuses with a rollout domain error, which the admin plane answers with `status`. */
 async function rejects(promise: Promise<unknown>, status: number, pattern: RegExp) {
   await assert.rejects(promise, (error: unknown) => {
-    assert.ok(error instanceof GatewayError, String(error));
-    assert.equal(error.status, status);
+    assert.ok(error instanceof RolloutError, String(error));
+    assert.equal(toGatewayError(error)?.status, status);
     assert.match(error.message, pattern);
     return true;
   });
@@ -259,9 +262,22 @@ describe('rollout manager (memory stores, fake clock)', () => {
   });
 
   test('run() drives ticks on a timer and close() stops it', async () => {
-    const { manager } = setup();
+    // Every tick reads each service's rollout from the store: counting the reads counts the ticks.
+    let reads = 0;
+    const store = new MemoryRolloutStore();
+    const get = store.get.bind(store);
+    store.get = (service: string) => {
+      reads++;
+      return get(service);
+    };
+    const { manager } = setup({ store });
     await manager.start('ac', FAST, 'alice');
+    const before = reads;
     manager.run();
+    await waitFor('the timer to tick a few times', () => reads >= before + 6, 5000, 10);
     await manager.close();
+    const afterClose = reads;
+    await new Promise((resolve) => setTimeout(resolve, 600));
+    assert.equal(reads, afterClose, 'no tick after close()');
   });
 });

@@ -6,10 +6,10 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { Redis } from 'ioredis';
+import { RedisWeightStore } from '../../gateway/routing/redis-weight-store.js';
 import type { Rollout } from '../../rollout/controller.js';
 import { rolloutKeys } from '../../rollout/keys.js';
 import { RedisRolloutStore } from '../../rollout/redis-rollout-store.js';
-import { RedisWeightStore } from '../../rollout/redis-weight-store.js';
 import { freePort } from '../helpers/ports.js';
 import { waitFor } from '../helpers/wait.js';
 import { OwnRedis } from '../ratelimit/helpers.js';

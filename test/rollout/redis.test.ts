@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { Redis } from 'ioredis';
-import { StaleFenceError } from '../../gateway/routing/weight-store.js';
+import { StaleFenceError } from '../../core/weight-store.js';
+import { RedisWeightStore } from '../../gateway/routing/redis-weight-store.js';
 import * as controller from '../../rollout/controller.js';
 import { RedisFleetWindows } from '../../rollout/fleet-windows.js';
 import { rolloutKeys } from '../../rollout/keys.js';
@@ -10,7 +11,6 @@ import { RedisLeaderLease } from '../../rollout/leader.js';
 import { LiveWindows } from '../../rollout/live-windows.js';
 import { DEFAULT_PARAMS } from '../../rollout/params.js';
 import { RedisRolloutStore } from '../../rollout/redis-rollout-store.js';
-import { RedisWeightStore } from '../../rollout/redis-weight-store.js';
 import { waitFor } from '../helpers/wait.js';
 
 const REDIS_URL = 'redis://127.0.0.1:6379';

@@ -137,7 +137,7 @@ export function parseResponses(raw: Buffer): RawResponse[] {
   return out;
 }
 
-/** The error JSON shape of DESIGN.md, or null when `body` is not one. */
+/** The gateway's JSON error shape ({error: {code, message, requestId}}), or null when `body` is not one. */
 export function errorShape(
   body: Buffer | string,
 ): { code: string; message: string; requestId: string } | null {

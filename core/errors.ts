@@ -1,5 +1,5 @@
 // The one catalogue of errors the gateway itself answers with. Every gateway-made response is built
-// from here, so the status code, the JSON shape of DESIGN.md and the metrics label always agree.
+// from here, so the status code, the JSON error shape of the contract and the metrics label always agree.
 
 export interface ErrorSpec {
   readonly code: string;
@@ -18,7 +18,7 @@ export const Errors = Object.freeze({
   INVALID_TOKEN: spec('invalid_token', 401, 'The bearer token is not valid'),
   FORBIDDEN: spec('forbidden', 403, 'The policy denied this request'),
   NOT_FOUND: spec('not_found', 404, 'No service is routed at this path'),
-  METHOD_NOT_ALLOWED: spec('method_not_allowed', 405, 'Method not allowed'),
+  EXPECTATION_FAILED: spec('expectation_failed', 417, 'Only Expect: 100-continue is supported'),
   CONFLICT: spec('conflict', 409, 'The request conflicts with the current state'),
   PAYLOAD_TOO_LARGE: spec('payload_too_large', 413, 'The request body exceeds the configured limit'),
   UNSUPPORTED_MEDIA_TYPE: spec('unsupported_media_type', 415, 'Unsupported content type'),
@@ -30,11 +30,9 @@ export const Errors = Object.freeze({
   UPSTREAM_UNAVAILABLE: spec('upstream_unavailable', 503, 'No healthy upstream is available'),
   RATE_LIMIT_UNAVAILABLE: spec('rate_limit_unavailable', 503, 'The rate limiter is unavailable'),
   POLICY_ERROR: spec('policy_error', 503, 'The policy could not be evaluated'),
-  NOT_READY: spec('not_ready', 503, 'The gateway is not ready'),
+  STATE_UNAVAILABLE: spec('state_unavailable', 503, 'The shared state cannot be read right now'),
   GATEWAY_TIMEOUT: spec('gateway_timeout', 504, 'The upstream did not answer in time'),
 } satisfies Record<string, ErrorSpec>);
-
-export type ErrorName = keyof typeof Errors;
 
 /**
  * Thrown by a pipeline stage to end the request with a gateway-made answer. `headers` are sent with it
@@ -54,7 +52,7 @@ export class GatewayError extends Error {
   }
 }
 
-/** The JSON error body of DESIGN.md. */
+/** The JSON error body of the contract: {"error": {"code", "message", "requestId"}}. */
 export function errorBody(code: string, message: string, requestId: string): string {
   return JSON.stringify({ error: { code, message, requestId } });
 }

@@ -1,12 +1,12 @@
 import type { Redis, Result } from 'ioredis';
-import type { Color } from '../gateway/core/types.js';
+import type { Color } from '../../core/types.js';
 import {
   type ServiceWeights,
   StaleFenceError,
   type WeightStore,
   type WeightUpdate,
-} from '../gateway/routing/weight-store.js';
-import { type RolloutKeys, rolloutKeys } from './keys.js';
+} from '../../core/weight-store.js';
+import { type RolloutKeys, rolloutKeys } from '../../rollout/keys.js';
 
 // KEYS[1] the service's hash {green, stable, revision, fence}; KEYS[2] the leader's fencing counter.
 // ARGV: green, stable ('' keeps it), fence ('' for an operator's unfenced write), channel, service,

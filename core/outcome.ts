@@ -1,4 +1,4 @@
-import type { Color } from '../core/types.js';
+import type { Color } from './types.js';
 
 /**
  * Receives the outcome of every proxied request (the live windows of the rollout controller implement

@@ -1,4 +1,4 @@
-import type { Closeable, Color } from '../core/types.js';
+import type { Closeable, Color } from './types.js';
 
 /** The traffic split of one service. */
 export interface ServiceWeights {

@@ -1,22 +1,22 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
-import { defaultParams } from '../../rollout/config.js';
-import { RedisFleetWindows } from '../../rollout/fleet-windows.js';
-import { type Leadership, LocalLeadership, RedisLeaderLease } from '../../rollout/leader.js';
-import { LiveWindows } from '../../rollout/live-windows.js';
-import { RolloutManager } from '../../rollout/manager.js';
-import { RedisRolloutStore } from '../../rollout/redis-rollout-store.js';
-import { RedisWeightStore } from '../../rollout/redis-weight-store.js';
-import { MemoryRolloutStore } from '../../rollout/rollout-store.js';
-import { LocalWindowSource, type WindowSource } from '../../rollout/window-source.js';
-import type { AuditLog } from '../admin/audit-log.js';
-import type { ResolvedConfig } from '../config/load.js';
 import type { Closeable } from '../core/types.js';
-import { MemoryWeightStore } from '../routing/memory-weight-store.js';
-import type { WeightStore } from '../routing/weight-store.js';
+import type { WeightStore } from '../core/weight-store.js';
+import { defaultParams } from '../rollout/config.js';
+import { RedisFleetWindows } from '../rollout/fleet-windows.js';
+import { type Leadership, LocalLeadership, RedisLeaderLease } from '../rollout/leader.js';
+import { LiveWindows } from '../rollout/live-windows.js';
+import { RolloutManager } from '../rollout/manager.js';
+import { RedisRolloutStore } from '../rollout/redis-rollout-store.js';
+import { MemoryRolloutStore } from '../rollout/rollout-store.js';
+import { LocalWindowSource, type WindowSource } from '../rollout/window-source.js';
+import type { AuditLog } from './admin/audit-log.js';
+import type { ResolvedConfig } from './config/load.js';
+import { MemoryWeightStore } from './routing/memory-weight-store.js';
+import { RedisWeightStore } from './routing/redis-weight-store.js';
 
 export interface RolloutWiring {
   readonly windows: LiveWindows;
@@ -33,6 +33,7 @@ export interface RolloutWiring {
  */
 export async function wireRollout(
   config: ResolvedConfig,
+  redis: Redis | null,
   registry: Registry,
   audit: AuditLog,
   logger: Logger,
@@ -48,11 +49,8 @@ export async function wireRollout(
   let store: MemoryRolloutStore | RedisRolloutStore;
   let source: WindowSource;
   let leadership: Leadership;
-  if (config.redis.url) {
-    // A client of its own: background work may queue while Redis blips, unlike rate-limit decisions.
-    const redis = new Redis(config.redis.url, { maxRetriesPerRequest: 3 });
-    redis.on('error', (err: Error) => logger.debug({ err: err.message }, 'rollout redis connection problem'));
-    closers.push({ close: async () => void redis.disconnect() });
+  if (redis) {
+    // The background connection (RedisConnections): this work may queue while Redis blips.
     const prefix = config.redis.keyPrefix;
     weights = await RedisWeightStore.open({
       redis,

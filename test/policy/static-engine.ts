@@ -1,0 +1,20 @@
+// A PolicyEngine without wasm, for tests of the stage and the pipeline: decisions come from functions.
+import type { PolicyDecision } from '../../gateway/policy/decision.js';
+import { ADMIN_ENTRYPOINT, DECISION_ENTRYPOINT, type PolicyEngine } from '../../gateway/policy/engine.js';
+import type { AdminPolicyInput, PolicyInput } from '../../gateway/policy/input.js';
+
+export interface StaticEngineOptions {
+  readonly revision?: string;
+  readonly decide: (input: PolicyInput) => PolicyDecision;
+  readonly decideAdmin?: (input: AdminPolicyInput) => PolicyDecision;
+}
+
+export function createStaticEngine(opts: StaticEngineOptions): PolicyEngine {
+  const adminDeny = (): PolicyDecision => ({ allow: false, status: 403, reason: 'no admin policy' });
+  return {
+    revision: opts.revision ?? 'static',
+    entrypoints: [DECISION_ENTRYPOINT, ADMIN_ENTRYPOINT],
+    evaluate: opts.decide,
+    evaluateAdmin: opts.decideAdmin ?? adminDeny,
+  } satisfies PolicyEngine;
+}
