@@ -1,0 +1,139 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { adminRequest } from '../../cli/rollout.js';
+import type { EnvironmentConfig } from './config.js';
+
+// Drives one service's rollout through the admin API and watches it to its end. The controller inside the
+// gateway does the work (steps, analyses, rollback); this only starts, watches, and pauses on Ctrl-C.
+
+interface ServiceView {
+  name: string;
+  stable: 'blue' | 'green';
+  rolloutActive: boolean;
+  colors: { green: { upstreams: unknown[] }; blue: { upstreams: unknown[] } };
+}
+
+export interface AnalysisView {
+  at: number;
+  outcome: string;
+  weight: number;
+  reasons: string[];
+  candidate: { requests: number; errors: number; errorRate: number; p99Ms: number };
+}
+
+export interface RolloutView {
+  service: string;
+  state: string;
+  active: boolean;
+  candidate: string;
+  weight: number;
+  steps: number[];
+  step: number;
+  reason: string | null;
+  nextAnalysisInMs: number | null;
+  analyses: AnalysisView[];
+  history: { to: string; weight: number; reason: string }[];
+}
+
+export interface Admin {
+  readonly url: string;
+  readonly token: string | undefined;
+}
+
+/** Services with a green configured that is not the stable colour yet: the ones with a new version. */
+export async function candidateServices(admin: Admin): Promise<string[]> {
+  const body = (await adminRequest(admin.url, admin.token, 'GET', '/admin/services')) as {
+    services: ServiceView[];
+  };
+  return body.services
+    .filter((s) => s.colors.green.upstreams.length > 0 && s.stable !== 'green')
+    .map((s) => s.name);
+}
+
+/** The start body from the environment's rollout parameters. */
+export function rolloutBody(c: EnvironmentConfig['rollout'], reason: string): Record<string, unknown> {
+  const body: Record<string, unknown> = { steps: c.steps, interval: c.interval, reason };
+  const thresholds = Object.fromEntries(Object.entries(c.thresholds).filter(([, v]) => v !== undefined));
+  if (Object.keys(thresholds).length > 0) body.thresholds = thresholds;
+  if (c.failureLimit !== undefined) body.failureLimit = c.failureLimit;
+  if (c.maxInconclusive !== undefined) body.maxInconclusive = c.maxInconclusive;
+  return body;
+}
+
+const path = (service: string) => `/admin/services/${encodeURIComponent(service)}/rollout`;
+
+export type RolloutEnd =
+  | { kind: 'promoted'; status: RolloutView; ms: number }
+  | { kind: 'rolled_back' | 'aborted' | 'paused'; status: RolloutView; ms: number }
+  | { kind: 'interrupted' | 'timeout'; status: RolloutView; ms: number; pausedOk: boolean };
+
+export interface DriveOptions {
+  readonly admin: Admin;
+  readonly service: string;
+  readonly params: EnvironmentConfig['rollout'];
+  readonly signal: AbortSignal;
+  readonly progress: (text: string) => void;
+  readonly pollMs?: number;
+}
+
+export function describeProgress(s: RolloutView): string {
+  const next =
+    s.nextAnalysisInMs === null ? '' : `, next analysis in ${Math.ceil(s.nextAnalysisInMs / 1000)}s`;
+  const last = s.analyses[0] ? `, last analysis ${s.analyses[0].outcome}` : '';
+  return `${s.service} ${s.state} at ${s.weight}% (step ${s.step}/${s.steps.length})${next}${last}`;
+}
+
+async function pause(admin: Admin, service: string, reason: string): Promise<boolean> {
+  try {
+    await adminRequest(admin.url, admin.token, 'POST', `${path(service)}/pause`, { reason });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Starts the rollout (or picks up one already running or paused for this service) and polls it until it
+ * ends. Ctrl-C or the timeout pause it: the candidate keeps its current share, nothing is abandoned.
+ */
+export async function driveRollout(o: DriveOptions): Promise<RolloutEnd> {
+  const started = Date.now();
+  const { admin, service } = o;
+  const current = (await adminRequest(admin.url, admin.token, 'GET', path(service))) as RolloutView;
+  if (current.state === 'paused') {
+    await adminRequest(admin.url, admin.token, 'POST', `${path(service)}/resume`, {
+      reason: 'resumed by acgs-gateway pipeline',
+    });
+  } else if (!current.active) {
+    await adminRequest(
+      admin.url,
+      admin.token,
+      'POST',
+      path(service),
+      rolloutBody(o.params, 'acgs-gateway pipeline'),
+    );
+  }
+  const pollMs = o.pollMs ?? 500;
+  const deadline = started + o.params.timeout;
+  for (;;) {
+    const status = (await adminRequest(admin.url, admin.token, 'GET', path(service))) as RolloutView;
+    o.progress(describeProgress(status));
+    const ms = Date.now() - started;
+    if (!status.active || status.state === 'paused') {
+      if (status.state === 'promoted') return { kind: 'promoted', status, ms };
+      if (status.state === 'rolled_back' || status.state === 'aborted' || status.state === 'paused')
+        return { kind: status.state, status, ms };
+      // Idle right after a start cannot happen; anything else is treated as not promoted.
+      return { kind: 'aborted', status, ms };
+    }
+    if (o.signal.aborted || Date.now() > deadline) {
+      const kind = o.signal.aborted ? 'interrupted' : 'timeout';
+      const reason = kind === 'interrupted' ? 'pipeline interrupted (Ctrl-C)' : 'pipeline step timed out';
+      const pausedOk = await pause(admin, service, reason);
+      const after = (await adminRequest(admin.url, admin.token, 'GET', path(service)).catch(
+        () => status,
+      )) as RolloutView;
+      return { kind, status: after, ms: Date.now() - started, pausedOk };
+    }
+    await sleep(pollMs, undefined, { signal: o.signal }).catch(() => {});
+  }
+}
