@@ -12,7 +12,10 @@ import type { Endpoints, ProgressSink, ValidateOutcome, ValidateRequest } from '
 export function cliEntry(): string[] {
   const fromSource = import.meta.url.endsWith('.ts');
   const main = fileURLToPath(new URL(`../../cli/main.${fromSource ? 'ts' : 'js'}`, import.meta.url));
-  return fromSource ? [process.execPath, '--import', 'tsx', main] : [process.execPath, main];
+  // tsx resolved from here, not from the working directory, which may be any folder.
+  return fromSource
+    ? [process.execPath, '--import', import.meta.resolve('tsx'), main]
+    : [process.execPath, main];
 }
 
 export interface ValidateRunnerOptions {
