@@ -59,8 +59,10 @@ export async function secretsChecks(dir: string, required: readonly string[]): P
       ok: !placeholder,
       // Never print a secret: only whether it looks like a placeholder.
       measured: placeholder ? 'placeholder or empty' : `${value.trim().length} characters`,
-      wanted: 'a generated value (no CHANGE_ME, no example)',
-      ...(placeholder ? { fix: `replace it: ${generate} --force (or write a real value into ${file})` } : {}),
+      wanted: 'a generated value, not a placeholder',
+      ...(placeholder
+        ? { fix: `write a real value into ${file}, or regenerate every secret: ${generate} --force` }
+        : {}),
     });
   }
   return checks;
