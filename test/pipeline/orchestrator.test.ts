@@ -29,6 +29,16 @@ function capture() {
   };
 }
 
+interface LoggedStep {
+  step: string;
+  verdict: string;
+  start: string;
+  end: string;
+  durationMs: number;
+  measurements: Record<string, unknown>;
+  fix: string[];
+}
+
 function events(file: string): Record<string, unknown>[] {
   return readFileSync(file, 'utf8')
     .trim()
@@ -100,7 +110,10 @@ describe('staging steps over validate (a stand-in child process)', () => {
       log.map((e) => e.event),
       ['run_start', 'step_start', 'step_end', 'step_start', 'step_end', 'run_end'],
     );
-    const [validation, load] = log.filter((e) => e.event === 'step_end') as Record<string, any>[];
+    const [validation, load] = log.filter((e) => e.event === 'step_end') as unknown as [
+      LoggedStep,
+      LoggedStep,
+    ];
     assert.equal(validation.step, 'staging_validation');
     assert.equal(validation.verdict, 'pass');
     assert.ok(Date.parse(validation.end) >= Date.parse(validation.start));
@@ -109,7 +122,7 @@ describe('staging steps over validate (a stand-in child process)', () => {
     assert.equal(load.verdict, 'fail');
     assert.equal(load.measurements.users, 120);
     assert.match(load.fix[0], /load\.check1/);
-    const end = log.at(-1) as Record<string, any>;
+    const end = log.at(-1) as { outcome: string; failedStep: string };
     assert.equal(end.outcome, 'failed');
     assert.equal(end.failedStep, 'load_testing');
 

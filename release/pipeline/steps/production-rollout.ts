@@ -87,7 +87,8 @@ export const productionRollout: Step = {
       }
       return {
         verdict: 'fail',
-        summary: `${service} ${end.kind.replace('_', ' ')} at ${end.status.weight}%: ${end.status.reason ?? 'no reason given'}${skipped}`,
+        // The weight it failed at, not the 0 % it went back to.
+        summary: `${service} ${end.kind.replace('_', ' ')} at ${end.status.analyses[0]?.weight ?? end.status.weight}%: ${end.status.reason ?? 'no reason given'}${skipped}`,
         measurements: { services: done, analysis: end.status.analyses[0] ?? null },
         fix: [
           `${service}: ${analysisLine(end.status.analyses[0])}`,
