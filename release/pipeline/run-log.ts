@@ -39,12 +39,9 @@ export type RunEvent =
 
 export type RunOutcome = 'passed' | 'failed' | 'interrupted' | 'dry_run';
 
-/** Sortable by time, unique enough for two runs in one second: 20260101T101500Z-3fa9c1. */
+/** Sortable by time to the millisecond, unique with the random tail: 20260101T101500.123Z-3fa9c1. */
 export function newRunId(now = new Date()): string {
-  const stamp = now
-    .toISOString()
-    .replace(/[-:]/g, '')
-    .replace(/\.\d+Z$/, 'Z');
+  const stamp = now.toISOString().replace(/[-:]/g, '');
   return `${stamp}-${randomBytes(3).toString('hex')}`;
 }
 
@@ -130,5 +127,6 @@ export async function readHistory(dir: string): Promise<RunSummary[]> {
     }
     runs.push(run);
   }
-  return runs;
+  // By start time (the id's order too, but a hand-renamed file must not reorder the history).
+  return runs.sort((a, b) => (a.startedAt ?? a.runId).localeCompare(b.startedAt ?? b.runId));
 }

@@ -121,7 +121,7 @@ describe('staging steps over validate (a stand-in child process)', () => {
     assert.equal(validation.measurements['health.check1'], 1);
     assert.equal(load.verdict, 'fail');
     assert.equal(load.measurements.users, 120);
-    assert.match(load.fix[0], /load\.check1/);
+    assert.match(load.fix[0]!, /load\.check1/);
     const end = log.at(-1) as { outcome: string; failedStep: string };
     assert.equal(end.outcome, 'failed');
     assert.equal(end.failedStep, 'load_testing');
@@ -147,10 +147,15 @@ describe('staging steps over validate (a stand-in child process)', () => {
     assert.equal(h.code, 0, h.stderr);
     const lines = h.stdout.trim().split('\n');
     assert.equal(lines.length, 2);
-    assert.match(lines[0]!, new RegExp(`^${run1.runId} +staging +failed .*failed at load_testing`));
+    assert.match(
+      lines[0]!,
+      new RegExp(`^${run1.runId.replace('.', '\\.')} +staging +failed .*failed at load_testing`),
+    );
     assert.match(
       lines[1]!,
-      new RegExp(`^${run2.runId} +staging +passed .*load_testing:pass security_testing:pass`),
+      new RegExp(
+        `^${run2.runId.replace('.', '\\.')} +staging +passed .*load_testing:pass security_testing:pass`,
+      ),
     );
     const json = JSON.parse((await runCli(['pipeline', 'history', '--json'], { cwd })).stdout);
     assert.equal(json[1].outcome, 'passed');
