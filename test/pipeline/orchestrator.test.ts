@@ -149,12 +149,12 @@ describe('staging steps over validate (a stand-in child process)', () => {
     assert.equal(lines.length, 2);
     assert.match(
       lines[0]!,
-      new RegExp(`^${run1.runId.replace('.', '\\.')} +staging +failed .*failed at load_testing`),
+      new RegExp(`^${run1.runId!.replace('.', '\\.')} +staging +failed .*failed at load_testing`),
     );
     assert.match(
       lines[1]!,
       new RegExp(
-        `^${run2.runId.replace('.', '\\.')} +staging +passed .*load_testing:pass security_testing:pass`,
+        `^${run2.runId!.replace('.', '\\.')} +staging +passed .*load_testing:pass security_testing:pass`,
       ),
     );
     const json = JSON.parse((await runCli(['pipeline', 'history', '--json'], { cwd })).stdout);
