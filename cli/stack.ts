@@ -128,7 +128,8 @@ async function stackCommand(argv: string[], io: CliIo): Promise<number> {
     const onSignal = () => controller.abort();
     process.once('SIGINT', onSignal);
     const started = Date.now();
-    const progress = progressPrinter(io, started);
+    // With --json, stdout carries only the JSON document; progress goes to stderr.
+    const progress = progressPrinter(values.json ? { ...io, stdout: io.stderr } : io, started);
     try {
       const state = await stackUp({
         environment: environment as Environment,

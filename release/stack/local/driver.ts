@@ -10,7 +10,7 @@ import type { Environment, StackComponent, StackState } from '../../contracts.js
 import { redisPing } from '../net.js';
 import { isOurs, stopProcess } from '../processes.js';
 import { StackError } from '../stack-error.js';
-import { writeState } from '../state.js';
+import { removeState, writeState } from '../state.js';
 import type { StackProgress } from '../types.js';
 import { probe } from '../wait.js';
 import {
@@ -118,6 +118,7 @@ export async function localUp(o: LocalUpOptions): Promise<StackState> {
     if (failed.component)
       o.onProgress({ component: failed.component, status: 'failed', message: failed.message });
     await stopComponents(started, o.stateDir, o.onProgress);
+    await removeState(o.stateDir);
     throw failed;
   }
 }
