@@ -36,7 +36,7 @@ const defaultIo = (): CliIo => ({ env: process.env, stdout: process.stdout, stde
 
 /** Shows progress as one live line on a TTY, as plain lines otherwise. */
 function progressPrinter(io: CliIo, started: number) {
-  const tty = io.stdout.isTTY === true && !io.env.CI;
+  const tty = io.stdout.isTTY === true;
   let live = false;
   const print = (p: StackProgress) => {
     const elapsed = `${((Date.now() - started) / 1000).toFixed(1)}s`;
