@@ -13,6 +13,8 @@ Commands:
                                              the seven release steps, with a JSON-lines run log
   secrets generate --dir DIR                 JWT, Redis and admin secrets (CSPRNG, mode 600)
   tls self-signed --host NAME --out DIR      a test certificate and key
+  stack up|down|status --environment ENV [--driver local|compose]
+                                             the staging or production stack (replicas, nginx, monitoring)
 
 Run 'acgs-gateway <command> --help' for the options of a command.`;
 
@@ -26,6 +28,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   pipeline: async () => (await import('./pipeline.js')).runPipelineCommand,
   secrets: async () => (await import('./secrets.js')).runSecretsCommand,
   tls: async () => (await import('./tls.js')).runTlsCommand,
+  stack: async () => (await import('./stack.js')).runStackCommand,
 };
 
 export async function main(argv: string[]): Promise<number> {
