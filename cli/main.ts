@@ -9,6 +9,8 @@ Commands:
   rollout start|status|pause|resume|promote|abort SERVICE
                                              drive a progressive rollout through the admin API
   weights set SERVICE GREEN                  set a service's blue/green split by hand
+  validate --environment E --target URL      the release gates: health, latency, load, security,
+                                             cache, resources, monitoring (table, JSON, JUnit)
 
 Run 'acgs-gateway <command> --help' for the options of a command.`;
 
@@ -19,6 +21,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   policy: async () => (await import('./policy.js')).runPolicyCommand,
   rollout: async () => (await import('./rollout.js')).runRolloutCommand,
   weights: async () => (await import('./weights.js')).runWeightsCommand,
+  validate: async () => (await import('./validate.js')).runValidateCommand,
 };
 
 export async function main(argv: string[]): Promise<number> {
