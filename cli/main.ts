@@ -15,6 +15,8 @@ Commands:
   tls self-signed --host NAME --out DIR      a test certificate and key
   stack up|down|status --environment ENV [--driver local|compose]
                                              the staging or production stack (replicas, nginx, monitoring)
+  validate --environment E --target URL      the release gates: health, latency, load, security,
+                                             cache, resources, monitoring (table, JSON, JUnit)
 
 Run 'acgs-gateway <command> --help' for the options of a command.`;
 
@@ -29,6 +31,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   secrets: async () => (await import('./secrets.js')).runSecretsCommand,
   tls: async () => (await import('./tls.js')).runTlsCommand,
   stack: async () => (await import('./stack.js')).runStackCommand,
+  validate: async () => (await import('./validate.js')).runValidateCommand,
 };
 
 export async function main(argv: string[]): Promise<number> {

@@ -143,6 +143,8 @@ export const configSchema = z.strictObject({
   rateLimit: rateLimitConfigSchema.prefault({}),
   policy: z.unknown().optional(),
   rollout: rolloutConfigSchema,
+  /** Release-gate thresholds for `acgs-gateway validate` (release/validate/criteria.ts); the gateway ignores them. */
+  validation: z.unknown().optional(),
 });
 
 export type GatewayConfig = z.output<typeof configSchema>;
