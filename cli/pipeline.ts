@@ -142,6 +142,7 @@ export async function runPipelineCommand(argv: string[]): Promise<number> {
         target: values.target,
         adminUrls: list(values['admin-url']),
         adminToken: process.env.ADMIN_TOKEN || undefined,
+        redisUrl: process.env.REDIS_URL || undefined,
         env: process.env,
         signal: controller.signal,
       },

@@ -58,6 +58,14 @@ const environmentSchema = z.strictObject({
       extraArgs: z.array(z.string()).default([]),
     })
     .prefault({}),
+  /** The stack's Prometheus: how often it scrapes (local driver), how long deployment waits for it. */
+  monitoring: z
+    .strictObject({
+      scrapeInterval: z.string().optional(),
+      /** staging_deployment waits until Prometheus scrapes every replica (up == 1), at most this long. */
+      waitTimeout: duration(0).default(60_000),
+    })
+    .prefault({}),
   security: z.strictObject({ minScore: z.number().min(0).max(100).default(90) }).prefault({}),
   rollout: rolloutSchema.prefault({}),
   requirements: requirementsSchema,

@@ -5,6 +5,7 @@ import { type ProgressOutput, ProgressView } from './progress.js';
 import { RunLog, type RunOutcome } from './run-log.js';
 import { type EnvironmentChoice, SelectionError, selectSteps } from './select.js';
 import { loadStackApi } from './stack-api.js';
+import { stagingJwtSecret } from './staging-secret.js';
 import { STEPS } from './steps/index.js';
 import type { Endpoints, Step, StepContext, StepResult } from './types.js';
 import { runValidate } from './validate-runner.js';
@@ -24,6 +25,8 @@ export interface PipelineOptions {
   /** Production endpoints given on the command line (they win over the config and the stack state). */
   readonly target?: string | undefined;
   readonly adminUrls?: readonly string[] | undefined;
+  /** REDIS_URL from the environment: the staging stack uses it instead of a private Redis. */
+  readonly redisUrl?: string | undefined;
   /** ADMIN_TOKEN from the environment (read at the CLI edge). */
   readonly adminToken?: string | undefined;
   readonly cwd?: string;
@@ -111,7 +114,11 @@ export async function runPipeline(o: PipelineOptions, io: PipelineIo): Promise<P
     };
   }
 
-  const log = o.dryRun ? null : await RunLog.open(o.logDir ?? join(cwd, 'var', 'pipeline'));
+  const env = o.env ?? process.env;
+  const logDir = o.logDir ?? join(cwd, 'var', 'pipeline');
+  const jwtSecret = () => stagingJwtSecret(join(logDir, 'staging-jwt-secret'), env);
+
+  const log = o.dryRun ? null : await RunLog.open(logDir);
   const reportDir = log?.reportDir ?? join(cwd, 'var', 'pipeline', '<run-id>');
   let current: string | null = null;
 
@@ -122,6 +129,8 @@ export async function runPipeline(o: PipelineOptions, io: PipelineIo): Promise<P
     driver: o.driver ?? 'local',
     gatewayConfig: o.gatewayConfig === undefined ? undefined : resolve(cwd, o.gatewayConfig),
     services: o.services ?? null,
+    redisUrl: o.redisUrl,
+    stackStateDir: stateDir,
     cwd,
     reportDir,
     signal,
@@ -133,11 +142,16 @@ export async function runPipeline(o: PipelineOptions, io: PipelineIo): Promise<P
     stack: () => stackOf(step.environment),
     setStack: (state) => stacks.set(state.environment, state),
     endpoints,
+    stagingJwtSecret: jwtSecret,
     validate: async (request) =>
       runValidate(request, await endpoints(request.environment), {
         ...(o.validateCommand ? { command: o.validateCommand } : {}),
         reportDir,
-        env: o.env ?? process.env,
+        // Staging probes sign their tokens with the key the staging replicas verify.
+        env:
+          request.environment === 'staging' && !env.VALIDATE_JWT_KEY
+            ? { ...env, VALIDATE_JWT_KEY: await jwtSecret(), VALIDATE_JWT_ALG: 'HS256' }
+            : env,
         yes: o.yes ?? false,
         signal,
         progress: (text) => view.detail(text),

@@ -1,43 +1,13 @@
-import type { Environment, StackDriver, StackState } from '../contracts.js';
+// The stack module (release/stack), loaded lazily: `pipeline --list-steps` or a production-only run
+// never needs it, and its failure to load is a precondition problem of staging_deployment, not a crash.
 
-// The stack engineer's module (release/stack/index.ts), used through the interface both sides agreed on.
-// Loaded lazily: `pipeline --list-steps` or a production-only run never needs it.
-
-export interface StackProgress {
-  component: string;
-  status: 'starting' | 'healthy' | 'failed' | 'stopped';
-  message?: string;
-}
-
-export interface StackUpOptions {
-  environment: Environment;
-  driver: StackDriver;
-  replicas?: number;
-  config?: string;
-  replicaEnv?: Record<number, Record<string, string>>;
-  stateDir?: string;
-  onProgress?: (p: StackProgress) => void;
-  signal?: AbortSignal;
-  timeoutMs?: number;
-}
-
-export interface StackApi {
-  stackUp(o: StackUpOptions): Promise<StackState>;
-  stackDown(o: { environment: Environment; stateDir?: string }): Promise<void>;
-  stackStatus(o: { environment: Environment; stateDir?: string }): Promise<{
-    state: StackState | null;
-    components: { name: string; healthy: boolean; detail: string }[];
-  }>;
-}
-
-// A specifier in a variable keeps the compiler from requiring the module before the stack branch lands;
-// tsx and node resolve it at run time like any import.
-const STACK_MODULE = '../stack/index.js';
+export type StackApi = typeof import('../stack/index.js');
+export type { StackProgress, StackUpOptions } from '../stack/index.js';
 
 export async function loadStackApi(): Promise<StackApi> {
   try {
-    return (await import(STACK_MODULE)) as StackApi;
+    return await import('../stack/index.js');
   } catch (error) {
-    throw new Error(`the stack module (release/stack) is not available: ${(error as Error).message}`);
+    throw new Error(`the stack module (release/stack) cannot be loaded: ${(error as Error).message}`);
   }
 }

@@ -38,6 +38,10 @@ export interface StepContext {
   readonly driver: StackDriver;
   /** Gateway config for the stack's replicas (--gateway-config). */
   readonly gatewayConfig: string | undefined;
+  /** A Redis the staging stack should use (REDIS_URL); undefined: the stack starts a private one. */
+  readonly redisUrl: string | undefined;
+  /** var/stack/<environment> under the run's working directory. */
+  readonly stackStateDir: (environment: Environment) => string;
   /** Services named by --services (null: the step decides). */
   readonly services: readonly string[] | null;
   /** Working directory of the run: relative config paths (secrets, certs, var/) resolve against it. */
@@ -55,6 +59,8 @@ export interface StepContext {
   readonly setStack: (state: StackState) => void;
   /** Endpoints for the environment: flags, then config, then the stack's state. */
   readonly endpoints: (environment: Environment) => Promise<Endpoints>;
+  /** The JWT key shared by the staging replicas and validate (see staging-secret.ts). */
+  readonly stagingJwtSecret: () => Promise<string>;
   /** Runs `acgs-gateway validate` as a child process and reads its report. */
   readonly validate: (request: ValidateRequest) => Promise<ValidateOutcome>;
 }

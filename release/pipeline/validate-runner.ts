@@ -37,7 +37,7 @@ export function validateArgs(
 ) {
   const args = ['validate', '--environment', request.environment];
   if (endpoints.target) args.push('--target', endpoints.target);
-  if (endpoints.adminUrls[0]) args.push('--admin-url', endpoints.adminUrls[0]);
+  if (endpoints.adminUrls.length > 0) args.push('--admin-url', endpoints.adminUrls.join(','));
   if (endpoints.replicas.length > 0) args.push('--replicas', endpoints.replicas.join(','));
   if (endpoints.prometheus) args.push('--prometheus', endpoints.prometheus);
   if (endpoints.alertmanager) args.push('--alertmanager', endpoints.alertmanager);

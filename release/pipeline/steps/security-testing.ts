@@ -15,7 +15,9 @@ const request = (ctx: StepContext) => ({
  */
 export function securityScore(report: ValidationReport): number | null {
   const own = report.checks.find((c) => c.name === 'security.score');
-  if (own && typeof own.measured === 'number') return own.measured;
+  // validate reports the score as a ratio (unit 'ratio', 0..1); the pipeline speaks in %.
+  if (own && typeof own.measured === 'number')
+    return own.unit === 'ratio' ? own.measured * 100 : own.measured;
   const probes = report.checks.filter((c) => c.group === 'security' && c.verdict !== 'skip');
   if (probes.length === 0) return null;
   return (100 * probes.filter((c) => c.verdict === 'pass').length) / probes.length;

@@ -1,3 +1,4 @@
+import { waitForScrapes } from '../monitoring-wait.js';
 import { loadStackApi, type StackProgress } from '../stack-api.js';
 import type { Step } from '../types.js';
 
@@ -18,12 +19,26 @@ export const stagingDeployment: Step = {
     const stack = await loadStackApi();
     const seen = new Map<string, StackProgress['status']>();
     const started = Date.now();
+    const stateDir = ctx.stackStateDir('staging');
+    // A deployment starts from nothing: a stack left by an earlier run (or a failed later step) is
+    // stopped first, so a fixed config is what comes up.
+    const previous = await stack.stackStatus({ environment: 'staging', stateDir }).catch(() => null);
+    if (previous?.state) {
+      ctx.note(`a staging stack from ${previous.state.startedAt} is running: stopping it to deploy afresh`);
+      await stack.stackDown({ environment: 'staging', stateDir });
+    }
     try {
       const state = await stack.stackUp({
         environment: 'staging',
         driver: ctx.driver,
         ...(ctx.config.replicas === undefined ? {} : { replicas: ctx.config.replicas }),
         ...(ctx.gatewayConfig === undefined ? {} : { config: ctx.gatewayConfig }),
+        ...(ctx.redisUrl ? { redisUrl: ctx.redisUrl } : {}),
+        gatewayEnv: { JWT_SECRET: await ctx.stagingJwtSecret() },
+        ...(ctx.config.monitoring.scrapeInterval
+          ? { monitoring: { scrapeInterval: ctx.config.monitoring.scrapeInterval } }
+          : {}),
+        stateDir,
         signal: ctx.signal,
         onProgress: (p) => {
           seen.set(p.component, p.status);
@@ -35,12 +50,29 @@ export const stagingDeployment: Step = {
         },
       });
       ctx.setStack(state);
+      const scraped = await waitForScrapes(
+        state,
+        ctx.config.monitoring.waitTimeout,
+        ctx.signal,
+        ctx.progress,
+      );
+      if (scraped !== null) {
+        return {
+          verdict: 'fail',
+          summary: `the staging stack is up at ${state.target} but Prometheus does not scrape it: ${scraped}`,
+          measurements: { upMs: Date.now() - started, target: state.target },
+          fix: [
+            `check var/stack/staging/prometheus.log and the replicas' admin /metrics; then \`acgs-gateway stack down --environment staging\` and resume`,
+          ],
+        };
+      }
       return {
         verdict: 'pass',
         summary: `staging stack up at ${state.target} (${state.replicas.length} replicas, ${state.components.length} parts)`,
         measurements: {
           upMs: Date.now() - started,
           target: state.target,
+          monitoring: state.prometheus !== null,
           replicas: state.replicas.length,
           components: state.components.map((c) => c.name),
         },
