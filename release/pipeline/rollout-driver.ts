@@ -39,14 +39,23 @@ export interface Admin {
   readonly token: string | undefined;
 }
 
-/** Services with a green configured that is not the stable colour yet: the ones with a new version. */
-export async function candidateServices(admin: Admin): Promise<string[]> {
+async function services(admin: Admin): Promise<ServiceView[]> {
   const body = (await adminRequest(admin.url, admin.token, 'GET', '/admin/services')) as {
     services: ServiceView[];
   };
-  return body.services
+  return body.services;
+}
+
+/** Services with a green configured that is not the stable colour yet: the ones with a new version. */
+export async function candidateServices(admin: Admin): Promise<string[]> {
+  return (await services(admin))
     .filter((s) => s.colors.green.upstreams.length > 0 && s.stable !== 'green')
     .map((s) => s.name);
+}
+
+/** Every service the gateway knows. */
+export async function knownServices(admin: Admin): Promise<string[]> {
+  return (await services(admin)).map((s) => s.name);
 }
 
 /** The start body from the environment's rollout parameters. */
@@ -59,12 +68,16 @@ export function rolloutBody(c: EnvironmentConfig['rollout'], reason: string): Re
   return body;
 }
 
+/** How long the admin API may fail to answer before the watch gives up. */
+const LOST_AFTER_MS = 10_000;
+
 const path = (service: string) => `/admin/services/${encodeURIComponent(service)}/rollout`;
 
 export type RolloutEnd =
   | { kind: 'promoted'; status: RolloutView; ms: number }
   | { kind: 'rolled_back' | 'aborted' | 'paused'; status: RolloutView; ms: number }
-  | { kind: 'interrupted' | 'timeout'; status: RolloutView; ms: number; pausedOk: boolean };
+  | { kind: 'interrupted' | 'timeout'; status: RolloutView; ms: number; pausedOk: boolean }
+  | { kind: 'lost'; status: RolloutView | null; ms: number; error: string };
 
 export interface DriveOptions {
   readonly admin: Admin;
@@ -114,8 +127,27 @@ export async function driveRollout(o: DriveOptions): Promise<RolloutEnd> {
   }
   const pollMs = o.pollMs ?? 500;
   const deadline = started + o.params.timeout;
+  let lastSeen: RolloutView | null = null;
+  let failingSince: number | null = null;
   for (;;) {
-    const status = (await adminRequest(admin.url, admin.token, 'GET', path(service))) as RolloutView;
+    let status: RolloutView;
+    try {
+      status = (await adminRequest(admin.url, admin.token, 'GET', path(service))) as RolloutView;
+      failingSince = null;
+    } catch (error) {
+      // A blip (a replica restarting) is ridden out; an admin plane gone for good ends the watch, and the
+      // rollout goes on in the gateway, which needs no watcher to promote or roll back.
+      failingSince ??= Date.now();
+      const gone = Date.now() - failingSince;
+      o.progress(
+        `${service}: admin API not answering for ${Math.round(gone / 1000)}s (${(error as Error).message})`,
+      );
+      if (gone >= LOST_AFTER_MS || o.signal.aborted)
+        return { kind: 'lost', status: lastSeen, ms: Date.now() - started, error: (error as Error).message };
+      await sleep(pollMs, undefined, { signal: o.signal }).catch(() => {});
+      continue;
+    }
+    lastSeen = status;
     o.progress(describeProgress(status));
     const ms = Date.now() - started;
     if (!status.active || status.state === 'paused') {

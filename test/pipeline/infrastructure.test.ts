@@ -144,6 +144,18 @@ describe('production_infrastructure', () => {
     assert.match(r.out, /resume after the fix: .*--start-from production_infrastructure/);
   });
 
+  test('no host names configured: the certificate cannot be checked against them, and that fails', async () => {
+    const dir = scratch();
+    const r = await infra({
+      secretsDir: await secrets(join(dir, 'secrets')),
+      tls: await cert(join(dir, 'tls')),
+      hosts: [],
+    });
+    assert.equal(r.code, 1);
+    assert.match(r.out, /FAIL tls\.hosts: none configured/);
+    assert.match(r.out, /- tls\.hosts: list them in the config: pipeline\.<environment>\.hosts/);
+  });
+
   test('no secrets directory: one failure that says how to create it', async () => {
     const missing = join(scratch(), 'nope');
     const r = await infra({ secretsDir: missing, tls: await cert(join(scratch(), 'tls')) });

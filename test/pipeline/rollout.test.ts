@@ -166,6 +166,12 @@ describe('production_rollout', () => {
     assert.equal((await rolloutStatus(gw.adminUrl, 'fv')).state, 'paused');
   });
 
+  test('--services naming a service the gateway does not have fails before anything starts', async () => {
+    const r = await pipeline(['--services', 'ac,billing', '--yes'], FAST);
+    assert.equal(r.code, 1);
+    assert.match(r.stdout, /--services names billing, which the gateway does not have \(it has ac, gs, fv\)/);
+  });
+
   test('a wrong admin token fails the precondition with a hint', async () => {
     const r = await runCli(
       [
@@ -190,3 +196,29 @@ describe('production_rollout', () => {
 function readdir(cwd: string): string {
   return readdirSync(join(cwd, 'var', 'pipeline')).find((n: string) => n.endsWith('.jsonl'))!;
 }
+
+describe('production_rollout when the admin plane dies', () => {
+  test('the watch gives up after a bounded time, says the rollout goes on, exit 1', async () => {
+    const slow = { ...FAST, interval: '60s' };
+    // fv was left paused by the Ctrl-C test: this run resumes it, then the gateway is killed.
+    const running = pipeline(['--services', 'fv', '--yes'], slow);
+    await waitFor(
+      'fv progressing',
+      async () => (await rolloutStatus(gw.adminUrl, 'fv')).state === 'progressing',
+      30_000,
+      100,
+    );
+    const killedAt = Date.now();
+    await gw.stop('SIGKILL');
+    const r = await running;
+    const tookMs = Date.now() - killedAt;
+    assert.equal(r.code, 1, r.stdout + r.stderr);
+    assert.match(r.stdout, /admin API not answering for \d+s/);
+    assert.match(
+      r.stdout,
+      /FAIL production_rollout .*lost the admin API at http:\/\/127\.0\.0\.1:\d+ while watching fv/,
+    );
+    assert.match(r.stdout, /the rollout of fv goes on in the gateway without this watcher/);
+    assert.ok(tookMs < 30_000, `gave up in ${tookMs} ms`);
+  });
+});

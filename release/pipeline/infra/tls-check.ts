@@ -45,6 +45,15 @@ export async function tlsChecks(
     wanted: `the private key of the certificate at ${keyFile}`,
     ...(keyOk ? {} : { fix: `put the certificate's own key at ${keyFile}, or reissue both: ${renew}` }),
   });
+  if (hosts.length === 0) {
+    checks.push({
+      name: 'tls.hosts',
+      ok: false,
+      measured: 'none configured',
+      wanted: 'the host names clients use',
+      fix: 'list them in the config: pipeline.<environment>.hosts: [api.example.org]',
+    });
+  }
   for (const host of hosts) {
     const ok = cert.checkHost(host) !== undefined;
     checks.push({

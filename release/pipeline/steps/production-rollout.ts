@@ -4,6 +4,7 @@ import {
   type AnalysisView,
   candidateServices,
   driveRollout,
+  knownServices,
   rolloutBody,
 } from '../rollout-driver.js';
 import type { Step, StepContext, StepResult } from '../types.js';
@@ -29,8 +30,13 @@ export const productionRollout: Step = {
     const admin = await adminOf(ctx);
     if (!admin) return ['no production admin URL: pass --admin-url URL or set pipeline.production.adminUrls'];
     try {
-      await candidateServices(admin);
-      return [];
+      const known = await knownServices(admin);
+      const unknown = (ctx.services ?? []).filter((s) => !known.includes(s));
+      return unknown.length === 0
+        ? []
+        : [
+            `--services names ${unknown.join(', ')}, which the gateway does not have (it has ${known.join(', ')})`,
+          ];
     } catch (error) {
       const why = error instanceof AdminError ? `${error.status} ${error.message}` : (error as Error).message;
       return [`the admin API at ${admin.url} does not answer: ${why} (is ADMIN_TOKEN set?)`];
@@ -57,6 +63,18 @@ export const productionRollout: Step = {
         signal: ctx.signal,
         progress: (text) => ctx.progress(text),
       });
+      if (end.kind === 'lost') {
+        done[service] = { outcome: 'lost', ms: end.ms, weight: end.status?.weight ?? null };
+        return {
+          verdict: 'fail',
+          summary: `lost the admin API at ${admin.url} while watching ${service}${end.status ? ` at ${end.status.weight}%` : ''}: ${end.error}`,
+          measurements: { services: done },
+          fix: [
+            `the rollout of ${service} goes on in the gateway without this watcher: follow it with \`acgs-gateway rollout status ${service} --watch --admin-url <url>\``,
+            'when the admin plane answers again, resume the pipeline (a rollout still running is watched, a paused one resumed)',
+          ],
+        };
+      }
       const record = {
         outcome: end.kind,
         ms: end.ms,
