@@ -33,6 +33,11 @@ export function checkMeasurements(report: ValidationReport | null): Record<strin
   );
 }
 
+function measured(c: CheckResult): string {
+  if (c.measured === null) return 'not measured';
+  return c.unit && c.unit !== 'ratio' ? `${String(c.measured)} ${c.unit}` : String(c.measured);
+}
+
 export function failedChecks(report: ValidationReport | null): CheckResult[] {
   return report ? report.checks.filter((c) => c.verdict === 'fail') : [];
 }
@@ -59,9 +64,7 @@ export function resultFromValidate(outcome: ValidateOutcome, label: string): Ste
       ? `${label}: ${counted} checks passed${report.interrupted ? ' (interrupted)' : ''}`
       : `${label}: ${failed.length} of ${counted} checks failed${report.interrupted ? ' (interrupted)' : ''}`,
     measurements: { exitCode: outcome.exitCode, ...checkMeasurements(report) },
-    fix: failed.map(
-      (c) => `${c.name} (${String(c.measured)}${c.unit ?? ''}, wants ${c.threshold}): ${c.message}`,
-    ),
+    fix: failed.map((c) => `${c.name} (${measured(c)}, wants ${c.threshold}): ${c.message}`),
     reports,
   };
 }
