@@ -129,6 +129,7 @@ export async function runPipeline(o: PipelineOptions, io: PipelineIo): Promise<P
     driver: o.driver ?? 'local',
     gatewayConfig: o.gatewayConfig === undefined ? undefined : resolve(cwd, o.gatewayConfig),
     services: o.services ?? null,
+    yes: o.yes ?? false,
     redisUrl: o.redisUrl,
     stackStateDir: stateDir,
     cwd,

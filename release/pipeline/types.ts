@@ -42,6 +42,8 @@ export interface StepContext {
   readonly redisUrl: string | undefined;
   /** var/stack/<environment> under the run's working directory. */
   readonly stackStateDir: (environment: Environment) => string;
+  /** The operator said --yes (production load, production changes). */
+  readonly yes: boolean;
   /** Services named by --services (null: the step decides). */
   readonly services: readonly string[] | null;
   /** Working directory of the run: relative config paths (secrets, certs, var/) resolve against it. */

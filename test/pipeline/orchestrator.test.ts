@@ -227,6 +227,44 @@ describe('staging steps over validate (a stand-in child process)', () => {
   });
 });
 
+describe('production_validation over validate (a stand-in child process)', () => {
+  test('validates the production target given on the command line; load only with --yes', async () => {
+    const cwd = mkdtempSync(join(tmpdir(), 'acgs-orch-'));
+    const argvLog = join(cwd, 'validate-argv.jsonl');
+    const base: PipelineOptions = {
+      environment: 'production',
+      config: parsePipelineConfig({ production: { load: { users: 150, duration: '4s' } } }),
+      startFrom: 'production_validation',
+      validateCommand: FAKE_VALIDATE,
+      env: { ...process.env, FAKE_VALIDATE_LOG: argvLog },
+      cwd,
+      target: 'http://127.0.0.1:9/',
+      adminUrls: ['http://127.0.0.1:10', 'http://127.0.0.1:11'],
+      adminToken: 'operator-token-0123456789',
+    };
+    const without = capture();
+    assert.equal((await runPipeline(base, without.io)).exitCode, 0, without.out());
+    assert.match(without.out(), /no --yes: the load checks are left out against production/);
+    const withYes = capture();
+    assert.equal((await runPipeline({ ...base, yes: true }, withYes.io)).exitCode, 0, withYes.out());
+    const [first, second] = readFileSync(argvLog, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { args: string[]; token: string });
+    const opt = (args: string[], name: string) => args[args.indexOf(name) + 1];
+    assert.equal(opt(first!.args, '--environment'), 'production');
+    assert.equal(opt(first!.args, '--target'), 'http://127.0.0.1:9/');
+    assert.equal(opt(first!.args, '--admin-url'), 'http://127.0.0.1:10,http://127.0.0.1:11');
+    assert.equal(opt(first!.args, '--skip'), 'load');
+    assert.ok(!first!.args.includes('--yes'));
+    assert.equal(first!.token, 'operator-token-0123456789', 'the operator token reaches validate');
+    assert.equal(opt(second!.args, '--users'), '150');
+    assert.equal(opt(second!.args, '--duration'), '4s');
+    assert.ok(second!.args.includes('--yes'));
+    assert.ok(!second!.args.includes('--skip'));
+  });
+});
+
 /** A step whose action is a real child process: `node -e <script>`; exit 0 passes. */
 function scriptStep(id: string, script: string, environment: 'staging' | 'production' = 'staging'): Step {
   return {
