@@ -183,7 +183,12 @@ async function stackCommand(argv: string[], io: CliIo): Promise<number> {
     return 0;
   }
 
-  const status = await stackStatus({ environment: environment as Environment, stateDir, env: io.env });
+  const status = await stackStatus({
+    environment: environment as Environment,
+    stateDir,
+    env: io.env,
+    envFile: values['env-file'],
+  });
   if (values.json) io.stdout.write(`${JSON.stringify(status, null, 2)}\n`);
   if (!status.state) {
     if (!values.json) io.stdout.write(`no ${environment} stack (no ${shown})\n`);

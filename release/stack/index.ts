@@ -85,7 +85,7 @@ export async function stackUp(o: StackUpOptions): Promise<StackState> {
       environment: o.environment,
       envFile: o.envFile,
       timeoutMs,
-      path: env.PATH,
+      env,
     });
     await ensureStateDir(stateDir);
     await writeState(stateDir, state);
@@ -134,7 +134,7 @@ export async function stackDown(o: StackDownOptions): Promise<void> {
     environment: o.environment,
     envFile: o.envFile,
     timeoutMs: 120_000,
-    path: env.PATH,
+    env,
   };
   if (state?.driver === 'compose' || (!state && o.driver === 'compose')) {
     await composeDown(compose);
@@ -147,7 +147,9 @@ export async function stackDown(o: StackDownOptions): Promise<void> {
 export async function stackStatus(o: {
   environment: Environment;
   stateDir?: string;
+  // --- additive (compose) ---
   env?: NodeJS.ProcessEnv;
+  envFile?: string;
 }): Promise<StackStatus> {
   const stateDir = o.stateDir ?? defaultStateDir(o.environment);
   const state = await readState(stateDir);
@@ -157,8 +159,9 @@ export async function stackStatus(o: {
     const ps = await composePs({
       repo: PACKAGE_ROOT,
       environment: o.environment,
+      envFile: o.envFile,
       timeoutMs: 30_000,
-      path: env.PATH,
+      env,
     });
     return {
       state,
