@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { StackState } from '../../release/contracts.js';
 import { StackError, stackUp } from '../../release/stack/index.js';
-import { findBinary } from '../deploy/helpers.js';
+import { DOCKER, findBinary } from '../deploy/helpers.js';
 import { alive, cliEnv, ensurePolicyBundle, processesMatching } from './helpers.js';
 
 const NGINX = findBinary('nginx', ['/usr/sbin/nginx']);
@@ -88,5 +88,28 @@ describe('a stack that cannot come up is stopped and names the part', { skip }, 
     assert.match(error.message, /^nginx: exited during start/);
     assert.match(error.message, /Address already in use/);
     assertNothingLeft(started, redis);
+  });
+
+  test('a config whose policy bundle does not exist is refused before anything starts', async () => {
+    dir = mkdtempSync(join(tmpdir(), 'acgs-stack-fail-'));
+    const progress: string[] = [];
+    const error = await stackUp({
+      environment: 'staging',
+      driver: 'local',
+      stateDir: dir,
+      env: cliEnv(),
+      // The compose config: its bundle is the one baked into the image (/app/...), absent here.
+      config: join(DOCKER, 'gateway', 'gateway.yaml'),
+      onProgress: (p) => progress.push(`${p.component} ${p.status}`),
+    }).then(
+      () => assert.fail('stack up should have failed'),
+      (err: unknown) => err,
+    );
+    assert.ok(error instanceof StackError);
+    assert.equal(error.component, 'policy');
+    assert.match(error.message, /the bundle \/app\/policies\/build\/bundle\.tar\.gz .* does not exist/);
+    assert.deepEqual(progress, ['policy failed'], 'nothing was started');
+    assert.throws(() => statSync(join(dir, 'state.json')), /ENOENT/);
+    rmSync(dir, { recursive: true, force: true });
   });
 });
