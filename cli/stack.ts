@@ -158,7 +158,7 @@ async function stackCommand(argv: string[], io: CliIo): Promise<number> {
             `  prometheus    ${state.prometheus ?? '(not running)'}`,
             `  alertmanager  ${state.alertmanager ?? '(not running)'}`,
             `  state         ${shown}   (admin token inside; mode 600)`,
-            `Stop it with: acgs-gateway stack down --environment ${environment}`,
+            `Stop it with: acgs-gateway stack down --environment ${environment}${values['state-dir'] ? ` --state-dir ${values['state-dir']}` : ''}`,
             '',
           ].join('\n'),
         );
