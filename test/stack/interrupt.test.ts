@@ -94,4 +94,34 @@ describe('an interrupted stack up', { skip }, () => {
     for (const c of orphans) assert.equal(alive(c.pid!), false, `${c.name} stopped by down`);
     assert.deepEqual(processesMatching(dir), []);
   });
+
+  test('the reader of its output goes away (`stack up | head -1`): up still finishes, nothing is orphaned', async () => {
+    const dir = tempDir();
+    const child = spawn(
+      process.execPath,
+      [
+        '--import',
+        'tsx',
+        join(REPO, 'cli', 'main.ts'),
+        'stack',
+        'up',
+        '--environment',
+        'staging',
+        '--replicas',
+        '1',
+        '--state-dir',
+        dir,
+      ],
+      { cwd: REPO, env: cliEnv(), stdio: ['ignore', 'pipe', 'ignore'] },
+    );
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    await new Promise<void>((resolve) => child.stdout.once('data', () => resolve()));
+    child.stdout.destroy();
+    assert.equal(await exited, 0);
+    const state = JSON.parse(readFileSync(join(dir, 'state.json'), 'utf8')) as StackState;
+    assert.ok(state.target, 'the stack came up completely');
+    for (const c of state.components) if (c.pid !== null) assert.ok(alive(c.pid), `${c.name} runs`);
+    assert.equal((await stackCli(['down', '--environment', 'staging', '--state-dir', dir])).code, 0);
+    assert.deepEqual(processesMatching(dir), []);
+  });
 });
