@@ -32,25 +32,34 @@ Environment: REDIS_URL (use this Redis instead of a private redis-server), ALERT
 (Alertmanager's webhook), and JWT_*, POLICY_*, LOG_LEVEL, which are handed to the replicas.
 Exit codes: 0 ok, 1 failure, 2 usage.`;
 
+const ignoreClosedOutput = () => {};
+
 const defaultIo = (): CliIo => ({ env: process.env, stdout: process.stdout, stderr: process.stderr });
 
-/** Shows progress as one live line on a TTY, as plain lines otherwise. */
+/**
+ * Progress on a TTY: a finished step (healthy, failed, stopped) becomes a line of its own, and one live
+ * line below shows what is still starting and the elapsed time, redrawn every 250 ms. Plain lines otherwise.
+ */
 function progressPrinter(io: CliIo, started: number) {
   const tty = io.stdout.isTTY === true;
-  let live = false;
+  const starting = new Set<string>();
+  const elapsed = () => `${((Date.now() - started) / 1000).toFixed(1)}s`;
+  const live = () => {
+    if (starting.size > 0) io.stdout.write(`\r\x1b[K[${elapsed()}] starting: ${[...starting].join(', ')} …`);
+  };
+  const timer = tty ? setInterval(live, 250) : null;
+  timer?.unref();
   const print = (p: StackProgress) => {
-    const elapsed = `${((Date.now() - started) / 1000).toFixed(1)}s`;
-    const line = `${p.component.padEnd(13)} ${p.status}${p.message ? `  ${p.message.split('\n')[0]}` : ''}`;
-    if (tty && p.status === 'starting') {
-      io.stdout.write(`\r\x1b[K[${elapsed}] ${line} …`);
-      live = true;
-      return;
-    }
-    io.stdout.write(`${tty && live ? '\r\x1b[K' : ''}[${elapsed}] ${line}\n`);
-    live = false;
+    if (p.status === 'starting') starting.add(p.component);
+    else starting.delete(p.component);
+    if (tty && p.status === 'starting') return live();
+    const line = `[${elapsed()}] ${p.component.padEnd(13)} ${p.status}${p.message ? `  ${p.message.split('\n')[0]}` : ''}`;
+    io.stdout.write(`${tty ? '\r\x1b[K' : ''}${line}\n`);
+    if (tty) live();
   };
   const end = () => {
-    if (live) io.stdout.write('\r\x1b[K');
+    if (timer) clearInterval(timer);
+    if (tty) io.stdout.write('\r\x1b[K');
   };
   return { print, end };
 }
@@ -74,6 +83,8 @@ function integer(value: string | undefined, name: string, min: number, max: numb
 }
 
 export async function runStackCommand(argv: string[], io: CliIo = defaultIo()): Promise<number> {
+  // A reader that goes away (`stack up | head`) must not crash `up` half-way and orphan what it started.
+  for (const stream of [process.stdout, process.stderr]) stream.on('error', ignoreClosedOutput);
   try {
     return await stackCommand(argv, io);
   } catch (err) {
@@ -158,7 +169,7 @@ async function stackCommand(argv: string[], io: CliIo): Promise<number> {
             `  prometheus    ${state.prometheus ?? '(not running)'}`,
             `  alertmanager  ${state.alertmanager ?? '(not running)'}`,
             `  state         ${shown}   (admin token inside; mode 600)`,
-            `Stop it with: acgs-gateway stack down --environment ${environment}`,
+            `Stop it with: acgs-gateway stack down --environment ${environment}${values['state-dir'] ? ` --state-dir ${values['state-dir']}` : ''}`,
             '',
           ].join('\n'),
         );
@@ -183,7 +194,12 @@ async function stackCommand(argv: string[], io: CliIo): Promise<number> {
     return 0;
   }
 
-  const status = await stackStatus({ environment: environment as Environment, stateDir, env: io.env });
+  const status = await stackStatus({
+    environment: environment as Environment,
+    stateDir,
+    env: io.env,
+    envFile: values['env-file'],
+  });
   if (values.json) io.stdout.write(`${JSON.stringify(status, null, 2)}\n`);
   if (!status.state) {
     if (!values.json) io.stdout.write(`no ${environment} stack (no ${shown})\n`);

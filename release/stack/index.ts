@@ -2,6 +2,7 @@
 // runs it as processes on this machine (state, pids and logs in var/stack/<environment>/), `compose`
 // hands it to `docker compose`. The pipeline's staging_deployment step calls stackUp.
 
+import { resolve } from 'node:path';
 import { PACKAGE_ROOT } from '../../gateway/util/package-root.js';
 import type { Environment, StackDriver, StackState } from '../contracts.js';
 import { composeDown, composePs, composeUp } from './compose/driver.js';
@@ -76,7 +77,7 @@ function baseEnv(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
 
 export async function stackUp(o: StackUpOptions): Promise<StackState> {
   const env = o.env ?? process.env;
-  const stateDir = o.stateDir ?? defaultStateDir(o.environment);
+  const stateDir = resolve(o.stateDir ?? defaultStateDir(o.environment));
   const timeoutMs = o.timeoutMs ?? 60_000;
   const onProgress = o.onProgress ?? (() => {});
   if (o.driver === 'compose') {
@@ -85,7 +86,7 @@ export async function stackUp(o: StackUpOptions): Promise<StackState> {
       environment: o.environment,
       envFile: o.envFile,
       timeoutMs,
-      path: env.PATH,
+      env,
     });
     await ensureStateDir(stateDir);
     await writeState(stateDir, state);
@@ -126,7 +127,7 @@ export async function stackUp(o: StackUpOptions): Promise<StackState> {
 
 /** Stops exactly what `up` recorded (pids from state.json); a second call finds nothing and returns. */
 export async function stackDown(o: StackDownOptions): Promise<void> {
-  const stateDir = o.stateDir ?? defaultStateDir(o.environment);
+  const stateDir = resolve(o.stateDir ?? defaultStateDir(o.environment));
   const env = o.env ?? process.env;
   const state = await readState(stateDir);
   const compose = {
@@ -134,7 +135,7 @@ export async function stackDown(o: StackDownOptions): Promise<void> {
     environment: o.environment,
     envFile: o.envFile,
     timeoutMs: 120_000,
-    path: env.PATH,
+    env,
   };
   if (state?.driver === 'compose' || (!state && o.driver === 'compose')) {
     await composeDown(compose);
@@ -147,9 +148,11 @@ export async function stackDown(o: StackDownOptions): Promise<void> {
 export async function stackStatus(o: {
   environment: Environment;
   stateDir?: string;
+  // --- additive (compose) ---
   env?: NodeJS.ProcessEnv;
+  envFile?: string;
 }): Promise<StackStatus> {
-  const stateDir = o.stateDir ?? defaultStateDir(o.environment);
+  const stateDir = resolve(o.stateDir ?? defaultStateDir(o.environment));
   const state = await readState(stateDir);
   if (!state) return { state: null, components: [] };
   if (state.driver === 'compose') {
@@ -157,8 +160,9 @@ export async function stackStatus(o: {
     const ps = await composePs({
       repo: PACKAGE_ROOT,
       environment: o.environment,
+      envFile: o.envFile,
       timeoutMs: 30_000,
-      path: env.PATH,
+      env,
     });
     return {
       state,

@@ -1,7 +1,7 @@
 // Reads from each replica's admin plane: services and weights, the policy state, /metrics.
 import { AdminError, adminRequest } from '../../cli/rollout.js';
 import type { ServiceRoute } from './context.js';
-import { http } from './http.js';
+import { describeError, http } from './http.js';
 import { parseMetrics, type Sample } from './metrics-text.js';
 
 export interface AdminService {
@@ -38,6 +38,12 @@ export async function scrape(
   return parseMetrics(result.text);
 }
 
+/** Why the snapshot of one admin plane is missing, for a check's message. */
+export function scrapeProblem(snap: Snapshot | null, admin: string): string {
+  const value = snap?.byAdmin.get(admin);
+  return value instanceof Error ? `${admin} (${describeError(value)})` : admin;
+}
+
 /** A scrape of every admin plane, taken with the time it was taken (for rates). */
 export interface Snapshot {
   readonly at: number;
@@ -48,10 +54,18 @@ export async function snapshot(adminUrls: readonly string[], token: string | und
   const byAdmin = new Map<string, Sample[] | Error>();
   await Promise.all(
     adminUrls.map(async (url) => {
-      try {
-        byAdmin.set(url, await scrape(url, token));
-      } catch (error) {
-        byAdmin.set(url, error as Error);
+      // Three tries: one slow or refused scrape on a busy replica should not lose the run's deltas.
+      for (let attempt = 1; ; attempt++) {
+        try {
+          byAdmin.set(url, await scrape(url, token));
+          return;
+        } catch (error) {
+          if (attempt >= 3) {
+            byAdmin.set(url, error as Error);
+            return;
+          }
+          await new Promise((resolve) => setTimeout(resolve, 250 * attempt));
+        }
       }
     }),
   );

@@ -89,6 +89,11 @@ export async function runLoad(plan: LoadPlan): Promise<LoadResult> {
   const onOuterAbort = () => stop.abort();
   plan.signal.addEventListener('abort', onOuterAbort, { once: true });
   let stopped: LoadResult['stopped'] = plan.signal.aborted ? 'interrupted' : null;
+  // The end of the run (or a refusal) only stops new requests: in-flight ones finish, because cutting
+  // them off is a client leaving mid-response, which validate has no reason to inflict on a target.
+  // Only Ctrl-C (the outer signal) aborts what is in flight.
+  let halted = false;
+  const running = () => !halted && !stop.signal.aborted;
   const agent = new Agent({
     connections: Math.max(1, plan.identities.length),
     pipelining: 1,
@@ -104,9 +109,9 @@ export async function runLoad(plan: LoadPlan): Promise<LoadResult> {
 
   const user = async (index: number, identity: VirtualIdentity) => {
     let i = index;
-    while (!stop.signal.aborted && now() < plan.durationMs) {
+    while (running() && now() < plan.durationMs) {
       await sleep(cap.take(now()), stop.signal);
-      if (stop.signal.aborted || now() >= plan.durationMs) break;
+      if (!running() || now() >= plan.durationMs) break;
       const target = plan.paths[i++ % plan.paths.length]!;
       const t0 = now();
       try {
@@ -150,7 +155,7 @@ export async function runLoad(plan: LoadPlan): Promise<LoadResult> {
 
   const healthLoop = async () => {
     const every = plan.healthEveryMs ?? 200;
-    while (!stop.signal.aborted && now() < plan.durationMs) {
+    while (running() && now() < plan.durationMs) {
       await Promise.all(
         plan.healthUrls.map(async (url) => {
           const at = now();
@@ -195,16 +200,14 @@ export async function runLoad(plan: LoadPlan): Promise<LoadResult> {
       limited / completions.length > plan.max429Rate
     ) {
       stopped = 'rate_limited';
-      stop.abort();
+      halted = true;
     }
   }, 250);
-  const endTimer = setTimeout(() => stop.abort(), plan.durationMs + 50);
 
   try {
     await Promise.all([...plan.identities.map((identity, i) => user(i, identity)), healthLoop()]);
   } finally {
     clearInterval(ticker);
-    clearTimeout(endTimer);
     plan.signal.removeEventListener('abort', onOuterAbort);
     if (plan.signal.aborted) stopped = 'interrupted';
     await agent.destroy().catch(() => {});

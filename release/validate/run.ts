@@ -5,7 +5,7 @@ import type { CheckGroup, CheckResult, ValidationReport } from '../contracts.js'
 import { listServices, type Snapshot, snapshot, toRoutes } from './admin.js';
 import { runCache } from './checks/cache.js';
 import { runHealth } from './checks/health.js';
-import { runLatency } from './checks/latency.js';
+import { decisionCheck, runLatency } from './checks/latency.js';
 import { runLoadGroup } from './checks/load.js';
 import { runMonitoring } from './checks/monitoring.js';
 import { runResources } from './checks/resources.js';
@@ -77,14 +77,31 @@ export async function runValidation(inputs: RunInputs): Promise<ValidationReport
   };
 
   await run('health', () => runHealth(ctx));
-  await run('latency', () => runLatency(ctx));
-  if (selected('load') && !inputs.signal.aborted) {
+  let decisionBefore: Snapshot | null = null;
+  let latencyEnd = -1;
+  await run('latency', async () => {
+    const latency = await runLatency(ctx);
+    decisionBefore = latency.before;
+    latencyEnd = checks.length + latency.results.length;
+    return latency.results;
+  });
+  const loads = selected('load') && !inputs.signal.aborted;
+  if (loads) {
     if (selected('cache') || selected('resources')) before = await snap();
     await run('load', async () => {
       const outcome = await runLoadGroup(ctx);
       interrupted ||= outcome.interrupted;
       return outcome.results;
     });
+  }
+  if (latencyEnd >= 0 && !inputs.signal.aborted) {
+    const decision = await decisionCheck(
+      ctx,
+      decisionBefore,
+      loads ? 'latency samples and the load' : 'latency samples',
+    );
+    checks.splice(latencyEnd, 0, decision);
+    progress.line(`  ${decision.verdict.toUpperCase()} ${decision.name}: ${decision.message}`);
   }
   if (selected('cache') || selected('resources')) after = await snap();
   await run('cache', () => runCache(ctx, before, after));

@@ -37,7 +37,7 @@ describe('the compose driver', () => {
     environment,
     envFile,
     timeoutMs: 120_000,
-    path: emptyPath,
+    env: { PATH: emptyPath },
   });
 
   test('staging: the production file plus the staging override, the staging env file, up --wait', () => {
@@ -156,7 +156,7 @@ describe('the compose driver', () => {
   test('with the docker client of this machine (no compose plugin or no engine), the problem is named', {
     skip: DOCKER === null ? 'no docker client here' : false,
   }, async () => {
-    const problem = await dockerProblem(join(DOCKER!, '..'));
+    const problem = await dockerProblem({ PATH: join(DOCKER!, '..') });
     assert.ok(problem, 'this machine has no Docker engine: a problem is expected');
     assert.match(problem, /^docker: (the compose plugin is missing|the Docker engine is not reachable)/);
   });

@@ -1,16 +1,16 @@
 // `acgs-gateway stack up|status|down --driver local`, run as a user runs it: a staging stack with a
 // private Redis, two replicas and real nginx in front; requests through nginx reach every service;
-// `down` leaves no process behind. Then the stacks that cannot come up: each failure names its part and
-// stops what was already started.
+// `down` leaves no process behind. Then a stack on the Redis at REDIS_URL, which `down` leaves alone.
+// (Stacks that cannot come up: half-started.test.ts.)
 import assert from 'node:assert/strict';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
-import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { StackState } from '../../release/contracts.js';
-import { StackError, stackDown, stackUp } from '../../release/stack/index.js';
-import { findBinary } from '../deploy/helpers.js';
+import { stackDown } from '../../release/stack/index.js';
+import { findBinary, freePort, waitForPort } from '../deploy/helpers.js';
 import { alive, cliEnv, ensurePolicyBundle, processesMatching, stackCli } from './helpers.js';
 
 const NGINX = findBinary('nginx', ['/usr/sbin/nginx']);
@@ -144,77 +144,59 @@ describe('a local staging stack through the CLI', { skip }, () => {
   });
 });
 
-describe('a stack that cannot come up is stopped and names the part', { skip }, () => {
+describe('a stack on the Redis at REDIS_URL', { skip }, () => {
   let dir: string;
-  let holder: Server | undefined;
+  let redis: ChildProcess;
+  let redisUrl: string;
   before(async () => {
     await ensurePolicyBundle();
+    dir = mkdtempSync(join(tmpdir(), 'acgs-stack-redis-'));
+    // "The Redis at REDIS_URL" is a private one here, so the shared 127.0.0.1:6379 stays untouched.
+    const port = await freePort();
+    redis = spawn(
+      REDIS!,
+      ['--bind', '127.0.0.1', '--port', String(port), '--save', '', '--appendonly', 'no'],
+      {
+        stdio: 'ignore',
+      },
+    );
+    redisUrl = `redis://127.0.0.1:${port}`;
+    await waitForPort(port);
   });
   after(async () => {
-    holder?.close();
-  });
-
-  /** Runs stackUp expecting a failure; returns the error and the pids/redis it had started. */
-  async function failingUp(extra: Partial<Parameters<typeof stackUp>[0]>) {
-    dir = mkdtempSync(join(tmpdir(), 'acgs-stack-fail-'));
-    const started = new Map<string, number>();
-    let redis = '';
-    const error = await stackUp({
-      environment: 'staging',
-      driver: 'local',
-      replicas: 2,
-      stateDir: dir,
-      env: cliEnv(),
-      timeoutMs: 20_000,
-      onProgress: (p) => {
-        if (p.component === 'redis' && p.status === 'healthy') redis = p.message ?? '';
-        // state.json is written as each part starts: read the pids as a `stack down` would.
-        try {
-          const partial = JSON.parse(readFileSync(join(dir, 'state.json'), 'utf8')) as StackState;
-          for (const c of partial.components) if (c.pid !== null) started.set(c.name, c.pid);
-        } catch {}
-      },
-      ...extra,
-    }).then(
-      () => assert.fail('stack up should have failed'),
-      (err: unknown) => err,
-    );
-    assert.ok(error instanceof StackError, String(error));
-    return { error, started, redis };
-  }
-
-  function assertNothingLeft(started: Map<string, number>, redis: string) {
-    assert.ok(started.size >= 3, `parts were started before the failure: ${[...started.keys()].join(', ')}`);
-    for (const [name, pid] of started) assert.equal(alive(pid), false, `${name} (pid ${pid}) was stopped`);
-    assert.deepEqual(processesMatching(dir), []);
-    assert.deepEqual(
-      processesMatching(`redis-server ${new URL(redis).host}`),
-      [],
-      'the private Redis was stopped',
-    );
-    assert.throws(() => statSync(join(dir, 'state.json')), /ENOENT/);
+    await stackDown({ environment: 'staging', stateDir: dir }).catch(() => {});
+    redis?.kill('SIGKILL');
     rmSync(dir, { recursive: true, force: true });
-  }
-
-  test('a replica whose policy bundle is missing: the error names gateway-2 and what it answered', async () => {
-    const { error, started, redis } = await failingUp({
-      replicaEnv: { 1: { POLICY_BUNDLE: '/nonexistent/acgs/bundle.tar.gz' } },
-    });
-    assert.equal(error.component, 'gateway-2');
-    assert.match(error.message, /^gateway-2: not ready/);
-    assert.match(error.message, /\/readyz answers .*policy/i, error.message);
-    assert.ok(started.has('gateway-1') && started.has('gateway-2'));
-    assertNothingLeft(started, redis);
   });
 
-  test('nginx cannot bind its port: the error names nginx with its log, the replicas are stopped', async () => {
-    holder = createServer();
-    await new Promise<void>((resolve) => holder!.listen(0, '127.0.0.1', () => resolve()));
-    const port = (holder.address() as { port: number }).port;
-    const { error, started, redis } = await failingUp({ nginxPort: port });
-    assert.equal(error.component, 'nginx');
-    assert.match(error.message, /^nginx: exited during start/);
-    assert.match(error.message, /Address already in use/);
-    assertNothingLeft(started, redis);
+  test('up uses it (no redis-server of its own) and down leaves it running', async () => {
+    const up = await stackCli(
+      ['up', '--environment', 'staging', '--replicas', '1', '--state-dir', dir, '--json'],
+      cliEnv({ REDIS_URL: redisUrl }),
+    );
+    assert.equal(up.code, 0, up.stderr);
+    const state = JSON.parse(up.stdout) as StackState;
+    assert.equal(state.redisUrl, redisUrl);
+    const component = state.components.find((c) => c.kind === 'redis')!;
+    assert.deepEqual(component, { name: 'redis', kind: 'redis', pid: null, url: redisUrl, log: null });
+    // The replica keeps its weights in that Redis.
+    assert.equal((await fetch(`${state.target}/api/pgc/x`)).status, 200);
+    const down = await stackCli(['down', '--environment', 'staging', '--state-dir', dir]);
+    assert.equal(down.code, 0, down.stderr);
+    assert.equal(redis.exitCode, null, 'the Redis that up did not start still runs');
+    assert.equal(alive(redis.pid!), true);
+  });
+
+  test('an unreachable REDIS_URL fails up at once, naming redis', async () => {
+    const port = await freePort();
+    const started = Date.now();
+    const up = await stackCli(
+      ['up', '--environment', 'staging', '--state-dir', dir, '--timeout', '3'],
+      cliEnv({ REDIS_URL: `redis://127.0.0.1:${port}` }),
+    );
+    assert.equal(up.code, 1);
+    assert.match(up.stderr, /redis: not answering PING at redis:\/\/127\.0\.0\.1:\d+ before the deadline/);
+    assert.ok(Date.now() - started < 15_000);
+    assert.deepEqual(processesMatching(dir), [], 'nothing was started');
   });
 });

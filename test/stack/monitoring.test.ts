@@ -3,7 +3,7 @@
 // alerts.yml with AcgsGatewayDown's `for:` shortened), scrape two replicas. One replica stops; the alert
 // fires for that replica only and reaches a webhook receiver in this test through Alertmanager.
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -165,5 +165,51 @@ describe('AcgsGatewayDown through real Prometheus and Alertmanager', { skip }, (
     for (const c of state.components)
       if (c.pid !== null) assert.equal(alive(c.pid), false, `${c.name} stopped`);
     assert.deepEqual(processesMatching(join(dir, 'stack')), []);
+  });
+});
+
+describe('a machine without prometheus and alertmanager', {
+  skip:
+    findBinary('nginx', ['/usr/sbin/nginx']) === null || findBinary('redis-server') === null
+      ? 'nginx and redis-server are needed'
+      : false,
+}, () => {
+  let dir: string;
+  before(async () => {
+    await ensurePolicyBundle();
+    dir = mkdtempSync(join(tmpdir(), 'acgs-nomon-'));
+    // A PATH with redis-server only (nginx is found in /usr/sbin): prometheus is "not installed".
+    mkdirSync(join(dir, 'bin'));
+    symlinkSync(findBinary('redis-server')!, join(dir, 'bin', 'redis-server'));
+  });
+  after(async () => {
+    await stackDown({ environment: 'staging', stateDir: join(dir, 'stack') }).catch(() => {});
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  test('the stack comes up without them and says that it skipped them', async () => {
+    const events: string[] = [];
+    const state = await stackUp({
+      environment: 'staging',
+      driver: 'local',
+      replicas: 1,
+      stateDir: join(dir, 'stack'),
+      env: { ...cliEnv(), PATH: join(dir, 'bin') },
+      onProgress: (p) => events.push(`${p.component} ${p.status}${p.message ? ` ${p.message}` : ''}`),
+    });
+    assert.equal(state.prometheus, null);
+    assert.equal(state.alertmanager, null);
+    assert.ok(
+      events.includes('prometheus stopped skipped: not installed (Debian: prometheus)'),
+      events.join('\n'),
+    );
+    assert.ok(
+      events.includes('alertmanager stopped skipped: not installed (Debian: prometheus-alertmanager)'),
+    );
+    assert.deepEqual(
+      state.components.map((c) => c.kind),
+      ['redis', 'service', 'gateway', 'nginx'],
+    );
+    assert.equal((await fetch(`${state.target}/api/fv/x`)).status, 200);
   });
 });

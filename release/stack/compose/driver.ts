@@ -15,7 +15,8 @@ export interface ComposeOptions {
   /** Default config/env/<environment>.env. */
   readonly envFile?: string;
   readonly timeoutMs: number;
-  readonly path: string | undefined;
+  /** The user's environment: PATH finds docker; DOCKER_HOST, DOCKER_CONTEXT and HOME choose the engine. */
+  readonly env: NodeJS.ProcessEnv;
 }
 
 export const composeFiles = (repo: string, environment: Environment): string[] => [
@@ -44,18 +45,14 @@ export function composeArgs(o: ComposeOptions, verb: 'up' | 'down' | 'ps'): stri
   }
 }
 
-function exec(cmd: string, args: string[], timeoutMs: number, path?: string) {
+function exec(cmd: string, args: string[], timeoutMs: number, env: NodeJS.ProcessEnv) {
   return new Promise<{ code: number; stdout: string; stderr: string }>((done) => {
-    execFile(
-      cmd,
-      args,
-      { timeout: timeoutMs, maxBuffer: 16 << 20, env: { PATH: path ?? '' } },
-      (err, stdout, stderr) =>
-        done({
-          code: err ? ((err as { code?: number }).code ?? 1) : 0,
-          stdout: String(stdout),
-          stderr: String(stderr),
-        }),
+    execFile(cmd, args, { timeout: timeoutMs, maxBuffer: 16 << 20, env }, (err, stdout, stderr) =>
+      done({
+        code: err ? ((err as { code?: number }).code ?? 1) : 0,
+        stdout: String(stdout),
+        stderr: String(stderr),
+      }),
     );
   });
 }
@@ -100,14 +97,14 @@ export function configProblems(o: ComposeOptions): string[] {
 }
 
 /** Whether docker, its compose plugin and an engine are there; the first missing one, with the fix. */
-export async function dockerProblem(path: string | undefined): Promise<string | null> {
-  const docker = findBinary(['docker'], path, { pathOnly: true });
+export async function dockerProblem(env: NodeJS.ProcessEnv): Promise<string | null> {
+  const docker = findBinary(['docker'], env.PATH, { pathOnly: true });
   if (!docker)
     return 'docker: not installed (or not on PATH); the compose driver needs Docker with the compose plugin, or use --driver local';
-  const compose = await exec(docker, ['compose', 'version'], 10_000, path);
+  const compose = await exec(docker, ['compose', 'version'], 10_000, env);
   if (compose.code !== 0)
     return `docker: the compose plugin is missing (\`docker compose version\` failed: ${(compose.stderr || compose.stdout).trim().split('\n')[0]})`;
-  const info = await exec(docker, ['info', '--format', '{{.ServerVersion}}'], 10_000, path);
+  const info = await exec(docker, ['info', '--format', '{{.ServerVersion}}'], 10_000, env);
   if (info.code !== 0)
     return `docker: the Docker engine is not reachable (\`docker info\` failed: ${(info.stderr || info.stdout).trim().split('\n')[0]})`;
   return null;
@@ -115,7 +112,7 @@ export async function dockerProblem(path: string | undefined): Promise<string | 
 
 async function preflight(o: ComposeOptions): Promise<string> {
   const problems = configProblems(o);
-  const docker = await dockerProblem(o.path);
+  const docker = await dockerProblem(o.env);
   if (docker) problems.unshift(docker);
   if (problems.length > 0) {
     throw new StackError(
@@ -123,7 +120,7 @@ async function preflight(o: ComposeOptions): Promise<string> {
       docker ? 'docker' : 'config',
     );
   }
-  return findBinary(['docker'], o.path, { pathOnly: true })!;
+  return findBinary(['docker'], o.env.PATH, { pathOnly: true })!;
 }
 
 function envValue(file: string, name: string): string | null {
@@ -133,7 +130,7 @@ function envValue(file: string, name: string): string | null {
 
 export async function composeUp(o: ComposeOptions): Promise<StackState> {
   const docker = await preflight(o);
-  const up = await exec(docker, composeArgs(o, 'up'), o.timeoutMs + 30_000, o.path);
+  const up = await exec(docker, composeArgs(o, 'up'), o.timeoutMs + 30_000, o.env);
   if (up.code !== 0)
     throw new StackError(
       `compose: \`docker compose up\` failed:\n${(up.stderr || up.stdout).trim()}`,
@@ -158,13 +155,13 @@ export async function composeUp(o: ComposeOptions): Promise<StackState> {
 }
 
 export async function composeDown(o: ComposeOptions): Promise<void> {
-  const docker = findBinary(['docker'], o.path, { pathOnly: true });
+  const docker = findBinary(['docker'], o.env.PATH, { pathOnly: true });
   if (!docker)
     throw new StackError(
       'docker: not installed (or not on PATH); cannot run `docker compose down`',
       'docker',
     );
-  const down = await exec(docker, composeArgs(o, 'down'), 120_000, o.path);
+  const down = await exec(docker, composeArgs(o, 'down'), 120_000, o.env);
   if (down.code !== 0)
     throw new StackError(
       `compose: \`docker compose down\` failed:\n${(down.stderr || down.stdout).trim()}`,
@@ -211,7 +208,7 @@ export function parsePs(stdout: string): { component: StackComponent; healthy: b
 
 export async function composePs(o: ComposeOptions) {
   const docker = await preflightDockerOnly(o);
-  const ps = await exec(docker, composeArgs(o, 'ps'), 30_000, o.path);
+  const ps = await exec(docker, composeArgs(o, 'ps'), 30_000, o.env);
   if (ps.code !== 0)
     throw new StackError(
       `compose: \`docker compose ps\` failed:\n${(ps.stderr || ps.stdout).trim()}`,
@@ -221,7 +218,7 @@ export async function composePs(o: ComposeOptions) {
 }
 
 async function preflightDockerOnly(o: ComposeOptions): Promise<string> {
-  const problem = await dockerProblem(o.path);
+  const problem = await dockerProblem(o.env);
   if (problem) throw new StackError(problem, 'docker');
-  return findBinary(['docker'], o.path, { pathOnly: true })!;
+  return findBinary(['docker'], o.env.PATH, { pathOnly: true })!;
 }

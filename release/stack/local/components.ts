@@ -38,6 +38,9 @@ async function healthyWhen(ctx: LocalContext, c: StackComponent, what: string, o
   ctx.progress({ component: c.name, status: 'healthy', message: c.url ?? undefined });
 }
 
+// The replicas and the demo services run from source through tsx rather than from dist/: dist/ exists
+// only after `npm run build` and may be older than the checkout, while the stack should run exactly the
+// code beside it (the code the tests test). The cost is about a second of start-up per process.
 const tsxArgs = (ctx: LocalContext, script: string) => ['--import', 'tsx', join(ctx.repo, script)];
 
 export async function startRedis(ctx: LocalContext, external: string | undefined): Promise<string> {

@@ -77,10 +77,12 @@ export async function localUp(o: LocalUpOptions): Promise<StackState> {
   };
   try {
     const base = await readBaseConfig(o.repo, o.config);
-    const bundle = bundlePath(base);
+    // POLICY_BUNDLE for the replicas replaces the config's bundle; otherwise a missing file would only
+    // show as replicas that never become ready, so it is named here, before anything starts.
+    const bundle = o.gatewayEnv.POLICY_BUNDLE ? null : bundlePath(base);
     if (bundle && !existsSync(bundle)) {
       throw new StackError(
-        `policy: the bundle ${bundle} does not exist; build it with \`acgs-gateway policy build\``,
+        `policy: the bundle ${bundle} (policy.bundle of ${base.source}) does not exist; build it with \`acgs-gateway policy build\` or set POLICY_BUNDLE`,
         'policy',
       );
     }

@@ -1,7 +1,7 @@
 // cache: the JWT verified-token cache hit rate of every replica over the run (before/after deltas of
 // its counters, not lifetime totals).
 import type { CheckResult } from '../../contracts.js';
-import type { Snapshot } from '../admin.js';
+import { type Snapshot, scrapeProblem } from '../admin.js';
 import { CheckRecorder, pct, type RunContext, round } from '../context.js';
 import { sumOf } from '../metrics-text.js';
 
@@ -30,7 +30,7 @@ export function runCache(ctx: RunContext, before: Snapshot | null, after: Snapsh
     const h = delta(before, after, admin, 'acgs_jwt_cache_hits_total');
     const m = delta(before, after, admin, 'acgs_jwt_cache_misses_total');
     if (h === null || m === null) {
-      unreadable.push(admin);
+      unreadable.push(scrapeProblem(after.byAdmin.get(admin) instanceof Error ? after : before, admin));
       continue;
     }
     hits += h;

@@ -1,7 +1,7 @@
 // resources: each replica's CPU (process_cpu_seconds_total over the run, as a share of one core: Node
 // runs JavaScript on one) and memory (resident set against the configured limit).
 import type { CheckResult } from '../../contracts.js';
-import type { Snapshot } from '../admin.js';
+import { type Snapshot, scrapeProblem } from '../admin.js';
 import { CheckRecorder, pct, type RunContext, round } from '../context.js';
 import { sumOf } from '../metrics-text.js';
 import { counterDelta } from './cache.js';
@@ -31,7 +31,7 @@ export function runResources(
         ? null
         : sumOf(samples, 'process_resident_memory_bytes');
     if (used === null || resident === null || seconds <= 0) {
-      unreadable.push(admin);
+      unreadable.push(scrapeProblem(after.byAdmin.get(admin) instanceof Error ? after : before, admin));
       continue;
     }
     cpu[admin] = used / seconds;

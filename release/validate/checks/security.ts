@@ -3,7 +3,7 @@
 // overall score and are reported next to it. Skipped probes (no signing key, no echo) are not scored.
 import type { CheckResult } from '../../contracts.js';
 import { CheckRecorder, pct, type RunContext, round } from '../context.js';
-import { header, http } from '../http.js';
+import { describeError, header, http, retryUntil } from '../http.js';
 import { type ProbeEnv, type ProbeOutcome, runProbe } from '../probe-runner.js';
 import { CATEGORIES, loadSuite, type Probe } from '../probe-suite.js';
 
@@ -44,12 +44,22 @@ export async function runSecurity(ctx: RunContext): Promise<CheckResult[]> {
   const service = ctx.services[0]!;
   const probes: Probe[] = await loadSuite();
 
-  // A control request must pass, or no probe result means anything.
-  const control = await http(`${ctx.options.target}${service.prefix}search?q=hello`, {
-    signal: ctx.signal,
-  }).catch((error: Error) => error);
-  if (control instanceof Error || control.status >= 300 || header(control, 'x-acgs-color') === undefined) {
-    const seen = control instanceof Error ? control.message : `answered ${control.status}`;
+  // A control request must pass, or no probe result means anything. Retried like the health checks
+  // (a 429 left by an earlier burst or load run clears within the limit's window).
+  const controlUrl = `${ctx.options.target}${service.prefix}search?q=hello`;
+  const seen = await retryUntil(
+    Math.max(ctx.criteria.health.deadline, 15_000),
+    async () => {
+      try {
+        const r = await http(controlUrl, { signal: ctx.signal });
+        return r.status < 300 && header(r, 'x-acgs-color') !== undefined ? null : `answered ${r.status}`;
+      } catch (error) {
+        return `failed: ${describeError(error)}`;
+      }
+    },
+    ctx.signal,
+  );
+  if (seen !== null) {
     rec.add('score', 'fail', {
       threshold: `>= ${pct(c.minScore, 0)}`,
       measured: null,
@@ -102,6 +112,11 @@ export async function runSecurity(ctx: RunContext): Promise<CheckResult[]> {
     outcomes
       .filter((o) => o.category === category && o.verdict === 'failed')
       .map((o) => `${o.name} → ${o.observed}`);
+  // A one-probe category (the rate-limit burst) says what it saw even when it held.
+  const single = (category: string) => {
+    const judged = outcomes.filter((o) => o.category === category && o.verdict !== 'skipped');
+    return judged.length === 1 ? `: ${judged[0]!.observed}` : '';
+  };
   for (const category of CATEGORIES) {
     const st = s.by.get(category);
     const threshold = `>= ${pct(c.minCategoryScore, 0)} of probes held`;
@@ -116,7 +131,7 @@ export async function runSecurity(ctx: RunContext): Promise<CheckResult[]> {
       threshold,
       measured: round(share, 4),
       unit: 'ratio',
-      message: `${st.held}/${st.held + st.failed} held${st.skipped ? `, ${st.skipped} skipped` : ''}${failed.length ? `; got through: ${failed.slice(0, 3).join('; ')}${failed.length > 3 ? ` (+${failed.length - 3} more)` : ''}` : ''}`,
+      message: `${st.held}/${st.held + st.failed} held${st.skipped ? `, ${st.skipped} skipped` : ''}${failed.length ? `; got through: ${failed.slice(0, 3).join('; ')}${failed.length > 3 ? ` (+${failed.length - 3} more)` : ''}` : single(category)}`,
       details: { held: st.held, failed: st.failed, skipped: st.skipped, failures: failed },
     });
   }
