@@ -11,7 +11,7 @@ import { parse, stringify } from 'yaml';
 import type { StackState } from '../../release/contracts.js';
 import { stackDown } from '../../release/stack/index.js';
 import { findBinary } from '../deploy/helpers.js';
-import { alive, cliEnv, ensurePolicyBundle } from '../stack/helpers.js';
+import { alive, cliEnv, ensurePolicyBundle, processesMatching } from '../stack/helpers.js';
 import { ROOT, runCli } from './support.js';
 
 const skip =
@@ -122,6 +122,7 @@ describe('pipeline --environment staging --driver local', { skip }, () => {
     assert.equal(down.code, 0, down.stderr);
     for (const pid of pids) assert.equal(alive(pid), false, `pid ${pid} is gone after stack down`);
     assert.equal(state(cwd), null);
+    assert.deepEqual(processesMatching(cwd), [], 'no process started from this run is left');
   });
 
   test('a broken stack fails staging_deployment (exit 1); --start-from resumes after the fix', async () => {
@@ -138,6 +139,7 @@ describe('pipeline --environment staging --driver local', { skip }, () => {
     );
     assert.doesNotMatch(r.stdout, /\] staging_validation/, 'no later step ran');
     assert.equal(state(cwd), null, 'nothing is left running');
+    assert.deepEqual(processesMatching(cwd), [], 'the half-started stack was stopped');
 
     // The fix: a config whose bundle exists. Resume from the failed step, up to the validation.
     writeFileSync(
@@ -177,5 +179,6 @@ describe('pipeline --environment staging --driver local', { skip }, () => {
     );
     const down = await runCli(['stack', 'down', '--environment', 'staging'], { cwd, env: cliEnv() });
     assert.equal(down.code, 0, down.stderr);
+    assert.deepEqual(processesMatching(cwd), []);
   });
 });
