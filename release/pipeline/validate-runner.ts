@@ -64,7 +64,9 @@ export async function runValidate(
   const argv = [...prefix, ...validateArgs(request, endpoints, reportFile, o.yes)];
   const env = { ...o.env };
   if (endpoints.adminToken) env.ADMIN_TOKEN = endpoints.adminToken;
-  const child = spawn(bin!, argv, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  // Its own process group: a terminal's Ctrl-C reaches only the pipeline, which passes exactly one SIGINT
+  // on. validate takes a second SIGINT as "leave now" and would die without writing its partial report.
+  const child = spawn(bin!, argv, { env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   let tail = '';
   const keep = (chunk: Buffer) => {
     tail = (tail + chunk.toString()).slice(-8000);

@@ -1,10 +1,11 @@
 // `acgs-gateway pipeline` as a user types it: the step list, the selection flags and their errors, the
 // production guard, the dry run. Real child processes of the CLI, in a scratch working directory.
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
+import { waitFor } from '../helpers/wait.js';
 import { runCli } from './support.js';
 
 const ALL = [
@@ -232,5 +233,34 @@ describe('pipeline --help', () => {
     ])
       assert.ok(r.stdout.includes(flag), flag);
     assert.match(r.stdout, /130 interrupted/);
+  });
+});
+
+describe('pipeline and a terminal Ctrl-C', () => {
+  test('Ctrl-C to the process group: validate (the real one) writes its partial report once, exit 130', async () => {
+    const cwd = scratch();
+    // Nothing listens on port 9: validate waits for the target's health, so it is surely mid-run.
+    writeFileSync(join(cwd, 'p.yaml'), 'pipeline:\n  staging:\n    target: http://127.0.0.1:9/\n');
+    const running = runCli(
+      ['pipeline', '--environment', 'staging', '--start-from', 'staging_validation', '--config', 'p.yaml'],
+      { cwd, detached: true, timeoutMs: 90_000 },
+    );
+    let out = '';
+    running.child.stdout!.on('data', (c) => {
+      out += c;
+    });
+    await waitFor('validate to start', () => /validate staging http/.test(out), 30_000, 50);
+    process.kill(-running.child.pid!, 'SIGINT');
+    const r = await running;
+    assert.equal(r.code, 130, r.stdout + r.stderr);
+    assert.match(r.stderr, /Ctrl-C: stopping the current step safely/);
+    assert.match(r.stdout, /interrupted during staging_validation; it stopped safely/);
+    assert.doesNotMatch(r.stdout, /load_testing: started/);
+    const runDir = readdirSync(join(cwd, 'var', 'pipeline')).find((n) => !n.endsWith('.jsonl'))!;
+    const report = JSON.parse(
+      readFileSync(join(cwd, 'var', 'pipeline', runDir, 'staging_validation.json'), 'utf8'),
+    );
+    assert.equal(report.schema, 'acgs.validate/v1');
+    assert.equal(report.interrupted, true, 'the partial report of an interrupted validate');
   });
 });

@@ -15,12 +15,14 @@ export interface CliResult {
 /** Runs `acgs-gateway <args>` from source as a real child process, in any working directory. */
 export function runCli(
   args: string[],
-  o: { cwd?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number } = {},
+  o: { cwd?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number; detached?: boolean } = {},
 ): Promise<CliResult> & { child: ReturnType<typeof spawn> } {
   const child = spawn(process.execPath, ['--import', TSX, join(ROOT, 'cli', 'main.ts'), ...args], {
     cwd: o.cwd ?? ROOT,
     env: { ...process.env, ...o.env },
     stdio: ['ignore', 'pipe', 'pipe'],
+    // A process group of its own, so a test can send Ctrl-C the way a terminal does (to the group).
+    detached: o.detached ?? false,
   });
   let stdout = '';
   let stderr = '';
