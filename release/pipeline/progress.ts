@@ -72,7 +72,9 @@ export class ProgressView {
     if (!this.#step) return;
     const elapsed = ((Date.now() - this.#stepStarted) / 1000).toFixed(0);
     const text = `${this.#step}  ${elapsed}s  ${this.#detail}`;
-    const width = (this.#out as { columns?: number }).columns ?? 120;
+    // A pseudo-terminal may report 0 columns; never cut the line to nothing.
+    const columns = (this.#out as { columns?: number }).columns ?? 0;
+    const width = columns >= 40 ? columns : 120;
     this.#out.write(`\r\x1b[2K${text.length > width - 1 ? `${text.slice(0, width - 2)}…` : text}`);
   }
 }

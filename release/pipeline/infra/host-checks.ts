@@ -37,6 +37,7 @@ function atLeast(name: string, measured: number | null, min: number, unit: strin
     measured:
       measured === null ? null : Number.isFinite(measured) ? Number(measured.toFixed(1)) : 'unlimited',
     wanted: `>= ${min}${unit}`,
+    ...(unit && measured !== null && Number.isFinite(measured) ? { unit } : {}),
     ...(ok ? {} : { fix }),
   };
 }

@@ -5,6 +5,8 @@ export interface InfraCheck {
   /** null: not applicable here (counted as neither pass nor fail). */
   readonly skipped?: boolean;
   readonly measured: string | number | null;
+  /** Shown after a numeric measurement (' GB'); the run log keeps the bare number. */
+  readonly unit?: string;
   readonly wanted: string;
   /** For a failure: the command or change that fixes it. */
   readonly fix?: string;

@@ -20,7 +20,8 @@ export async function infrastructureChecks(ctx: StepContext): Promise<InfraCheck
 
 export function formatCheck(check: InfraCheck): string {
   const mark = check.skipped ? 'skip' : check.ok ? 'ok  ' : 'FAIL';
-  return `${mark} ${check.name}: ${check.measured ?? 'unknown'} (wants ${check.wanted})`;
+  const measured = check.measured === null ? 'unknown' : `${check.measured}${check.unit ?? ''}`;
+  return `${mark} ${check.name}: ${measured} (wants ${check.wanted})`;
 }
 
 export const productionInfrastructure: Step = {
