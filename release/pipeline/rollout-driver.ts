@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { adminRequest } from '../../cli/rollout.js';
+import { AdminError, adminRequest } from '../../cli/rollout.js';
 import type { EnvironmentConfig } from './config.js';
 
 // Drives one service's rollout through the admin API and watches it to its end. The controller inside the
@@ -111,30 +111,38 @@ async function pause(admin: Admin, service: string, reason: string): Promise<boo
 export async function driveRollout(o: DriveOptions): Promise<RolloutEnd> {
   const started = Date.now();
   const { admin, service } = o;
-  const current = (await adminRequest(admin.url, admin.token, 'GET', path(service))) as RolloutView;
-  if (current.state === 'paused') {
-    await adminRequest(admin.url, admin.token, 'POST', `${path(service)}/resume`, {
-      reason: 'resumed by acgs-gateway pipeline',
-    });
-  } else if (!current.active) {
-    await adminRequest(
-      admin.url,
-      admin.token,
-      'POST',
-      path(service),
-      rolloutBody(o.params, 'acgs-gateway pipeline'),
-    );
-  }
   const pollMs = o.pollMs ?? 500;
   const deadline = started + o.params.timeout;
   let lastSeen: RolloutView | null = null;
   let failingSince: number | null = null;
+  // Whether our start (or resume) is known to have been accepted. A start whose answer was lost on the
+  // way is settled by the next status read: running means it was taken.
+  let kicked = false;
   for (;;) {
     let status: RolloutView;
     try {
       status = (await adminRequest(admin.url, admin.token, 'GET', path(service))) as RolloutView;
+      if (!kicked) {
+        if (status.state === 'paused') {
+          await adminRequest(admin.url, admin.token, 'POST', `${path(service)}/resume`, {
+            reason: 'resumed by acgs-gateway pipeline',
+          });
+        } else if (!status.active) {
+          await adminRequest(
+            admin.url,
+            admin.token,
+            'POST',
+            path(service),
+            rolloutBody(o.params, 'acgs-gateway pipeline'),
+          );
+        }
+        kicked = true;
+        continue;
+      }
       failingSince = null;
     } catch (error) {
+      // The API answering "no" is an answer (bad token, 409): the step fails with it.
+      if (error instanceof AdminError) throw error;
       // A blip (a replica restarting) is ridden out; an admin plane gone for good ends the watch, and the
       // rollout goes on in the gateway, which needs no watcher to promote or roll back.
       failingSince ??= Date.now();
