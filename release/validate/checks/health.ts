@@ -126,6 +126,8 @@ export async function runHealth(ctx: RunContext): Promise<CheckResult[]> {
       }
     }),
   );
+  // In the order the admin planes were given, whichever answered first.
+  views.sort((a, b) => ctx.options.adminUrls.indexOf(a.admin) - ctx.options.adminUrls.indexOf(b.admin));
   const revisions = new Set(views.map((v) => v.revision));
   const weightSets = new Set(views.map((v) => v.weights));
   const problems: string[] = [...unreachable.map((u) => `admin plane ${u}`)];
