@@ -1,5 +1,5 @@
 // Reads from each replica's admin plane: services and weights, the policy state, /metrics.
-import { AdminError, adminRequest } from '../../cli/rollout.js';
+import { adminRequest } from '../../cli/rollout.js';
 import type { ServiceRoute } from './context.js';
 import { describeError, http } from './http.js';
 import { parseMetrics, type Sample } from './metrics-text.js';
@@ -33,8 +33,11 @@ export async function scrape(
     timeoutMs: 10_000,
     signal,
   });
-  if (result.status !== 200)
-    throw new AdminError(result.status, 'metrics', `GET /metrics answered ${result.status}`);
+  if (result.status !== 200) {
+    const hint =
+      result.status === 401 || result.status === 403 ? ': is ADMIN_TOKEN set to an admin token?' : '';
+    throw new Error(`GET /metrics answered ${result.status}${hint}`);
+  }
   return parseMetrics(result.text);
 }
 

@@ -65,7 +65,10 @@ export function errorMessage(result: HttpResult): string | null {
 /** A short description of a failure: "ECONNREFUSED" rather than a stack. */
 export function describeError(error: unknown): string {
   const e = error as { code?: string; message?: string; cause?: { code?: string; message?: string } };
-  return e.cause?.code ?? e.code ?? e.cause?.message ?? e.message ?? String(error);
+  // Node's and undici's network errors carry a code (ECONNREFUSED, UND_ERR_HEADERS_TIMEOUT); ours a message.
+  const code = e.cause?.code ?? e.code;
+  if (code !== undefined && /^[A-Z][A-Z0-9_]+$/.test(code)) return code;
+  return e.cause?.message ?? e.message ?? String(error);
 }
 
 /** Calls `attempt` with exponential backoff (250 ms doubling, at most 4 s) until it returns null or the deadline. */

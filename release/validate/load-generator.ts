@@ -99,6 +99,8 @@ export async function runLoad(plan: LoadPlan): Promise<LoadResult> {
     pipelining: 1,
     keepAliveTimeout: 10_000,
   });
+  // Its own connections: a health probe queued behind the users' requests would measure our queue.
+  const healthAgent = new Agent({ connections: 4, keepAliveTimeout: 10_000 });
   const started = performance.now();
   const now = () => performance.now() - started;
   const completions: Completion[] = [];
@@ -160,7 +162,7 @@ export async function runLoad(plan: LoadPlan): Promise<LoadResult> {
         plan.healthUrls.map(async (url) => {
           const at = now();
           try {
-            const response = await agent.request({
+            const response = await healthAgent.request({
               origin: new URL(url).origin,
               path: new URL(url).pathname,
               method: 'GET',
@@ -210,7 +212,7 @@ export async function runLoad(plan: LoadPlan): Promise<LoadResult> {
     clearInterval(ticker);
     plan.signal.removeEventListener('abort', onOuterAbort);
     if (plan.signal.aborted) stopped = 'interrupted';
-    await agent.destroy().catch(() => {});
+    await Promise.all([agent.destroy().catch(() => {}), healthAgent.destroy().catch(() => {})]);
   }
   return {
     completions,

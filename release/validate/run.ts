@@ -12,6 +12,7 @@ import { runResources } from './checks/resources.js';
 import { runSecurity } from './checks/security.js';
 import { DEFAULT_SERVICES, type RunContext, type ServiceRoute } from './context.js';
 import type { Criteria } from './criteria.js';
+import { describeError } from './http.js';
 import type { TokenSource } from './identities.js';
 import type { ValidateOptions } from './options.js';
 import type { Progress } from './progress.js';
@@ -71,7 +72,23 @@ export async function runValidation(inputs: RunInputs): Promise<ValidationReport
   const run = async (group: CheckGroup, fn: () => Promise<CheckResult[]> | CheckResult[]) => {
     if (!selected(group) || inputs.signal.aborted) return;
     progress.line(`▸ ${group}`);
-    const results = await fn();
+    let results: CheckResult[];
+    try {
+      results = await fn();
+    } catch (error) {
+      // One group going wrong (a target answering nonsense) must not cost the report of the others.
+      results = [
+        {
+          name: `${group}.error`,
+          group,
+          verdict: 'fail',
+          threshold: 'the check group runs',
+          measured: null,
+          message: `the ${group} checks could not run: ${describeError(error)}`,
+          durationMs: 0,
+        },
+      ];
+    }
     checks.push(...results);
     for (const r of results) progress.line(`  ${r.verdict.toUpperCase()} ${r.name}: ${r.message}`);
   };

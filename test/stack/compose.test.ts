@@ -14,7 +14,7 @@ import {
   parsePs,
   placeholders,
 } from '../../release/stack/compose/driver.js';
-import { StackError, stackUp } from '../../release/stack/index.js';
+import { StackError, stackDown, stackUp } from '../../release/stack/index.js';
 import { findBinary } from '../deploy/helpers.js';
 import { cliEnv, REPO, stackCli } from './helpers.js';
 
@@ -128,6 +128,18 @@ describe('the compose driver', () => {
     assert.match(error.message, /docker: not installed \(or not on PATH\)/);
     assert.match(error.message, /--driver local/);
     assert.match(error.message, /staging\.env: replace CHANGE_ME in ADMIN_TOKENS/);
+  });
+
+  test('stack down --driver compose without docker names docker too', async () => {
+    await assert.rejects(
+      stackDown({
+        environment: 'staging',
+        driver: 'compose',
+        stateDir: join(tmp, 'none'),
+        env: { PATH: emptyPath },
+      }),
+      (err: unknown) => err instanceof StackError && /^docker: not installed/.test(err.message),
+    );
   });
 
   test('the CLI exits 1 with that message', async () => {

@@ -154,7 +154,13 @@ export interface ValidateRun {
 let runs = 0;
 
 /** `acgs-gateway validate ARGS --report R --junit J` as a child process. */
-export function runValidate(dir: string, args: string[], env: NodeJS.ProcessEnv = {}): Promise<ValidateRun> {
+export function runValidate(
+  dir: string,
+  args: string[],
+  env: NodeJS.ProcessEnv = {},
+  /** Sends SIGINT (Ctrl-C) once the output so far satisfies this. */
+  interruptWhen?: (stdout: string) => boolean,
+): Promise<ValidateRun> {
   const n = ++runs;
   const reportFile = join(dir, `report-${n}.json`);
   const junitFile = join(dir, `junit-${n}.xml`);
@@ -168,6 +174,13 @@ export function runValidate(dir: string, args: string[], env: NodeJS.ProcessEnv 
   child.stdout.on('data', (c) => {
     stdout += c;
   });
+  const poll = interruptWhen
+    ? setInterval(() => {
+        if (!interruptWhen(stdout)) return;
+        clearInterval(poll);
+        child.kill('SIGINT');
+      }, 50)
+    : undefined;
   child.stderr.on('data', (c) => {
     stderr += c;
   });
@@ -175,6 +188,7 @@ export function runValidate(dir: string, args: string[], env: NodeJS.ProcessEnv 
   return new Promise((resolve) => {
     child.once('exit', (code) => {
       clearTimeout(timer);
+      clearInterval(poll);
       const read = (file: string) => {
         try {
           return readFileSync(file, 'utf8');

@@ -281,7 +281,7 @@ describe('acgs-gateway validate against real deployments', { skip }, () => {
 
   test('a green that fails 5 % fails load.error_rate, naming the service and colour', async () => {
     await admin(alt, 'PUT', '/admin/services/gs/weights', '{"green":100}', 'application/json');
-    const run = await runValidate(dir, args([alt], '--only', 'load', '--duration', '3s'), SIGNING_ENV);
+    const run = await runValidate(dir, args([alt], '--only', 'load', '--duration', '6s'), SIGNING_ENV);
     assert.equal(run.code, 1, run.stdout);
     assert.deepEqual(failed(run), ['load.error_rate']);
     assert.match(message(run, 'load.error_rate'), /gs green: 500 × \d+/);
@@ -352,6 +352,31 @@ describe('acgs-gateway validate against real deployments', { skip }, () => {
     assert.deepEqual(failed(run), ['health.routes']);
     assert.match(message(run, 'health.routes'), /service gs \(\/api\/gs\/\) → 50[234]/);
     assert.doesNotMatch(message(run, 'health.routes'), /service ac/);
+  });
+
+  test('Ctrl-C stops the load at once and still writes the partial report', async () => {
+    const started = Date.now();
+    let loadSeenAt = 0;
+    const run = await runValidate(
+      dir,
+      args([noLimit], '--only', 'load', '--duration', '60s'),
+      SIGNING_ENV,
+      (out) => {
+        // Interrupt a second and a half into the load.
+        if (loadSeenAt === 0 && /load: 100 users/.test(out)) loadSeenAt = Date.now();
+        return loadSeenAt > 0 && Date.now() - loadSeenAt > 1500;
+      },
+    );
+    assert.equal(run.code, 1, run.stdout + run.stderr);
+    assert.ok(Date.now() - started < 30_000, 'stopped long before the 60 s load would have ended');
+    assert.match(run.stderr, /interrupted: stopping and writing the partial report/);
+    const report = run.report!;
+    assert.equal(report.interrupted, true);
+    assert.equal(report.passed, false);
+    const throughput = report.checks.find((c) => c.name === 'load.throughput')!;
+    assert.ok((throughput.details as { requests: number }).requests > 0);
+    assert.match(throughput.message, /interrupted: partial run/);
+    assert.match(run.stdout, /INTERRUPTED: /);
   });
 
   test('usage errors exit 2; production load needs --yes', async () => {

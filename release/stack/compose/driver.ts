@@ -155,12 +155,7 @@ export async function composeUp(o: ComposeOptions): Promise<StackState> {
 }
 
 export async function composeDown(o: ComposeOptions): Promise<void> {
-  const docker = findBinary(['docker'], o.env.PATH, { pathOnly: true });
-  if (!docker)
-    throw new StackError(
-      'docker: not installed (or not on PATH); cannot run `docker compose down`',
-      'docker',
-    );
+  const docker = await preflightDockerOnly(o);
   const down = await exec(docker, composeArgs(o, 'down'), 120_000, o.env);
   if (down.code !== 0)
     throw new StackError(

@@ -126,6 +126,14 @@ export async function runHealth(ctx: RunContext): Promise<CheckResult[]> {
       }
     }),
   );
+  // In the order the admin planes were given, whichever answered first.
+  views.sort((a, b) => ctx.options.adminUrls.indexOf(a.admin) - ctx.options.adminUrls.indexOf(b.admin));
+  // One admin plane for several replicas (behind one address) cannot show a disagreement: say so.
+  const replicaCount = ctx.options.replicas.length;
+  const fewer =
+    views.length < replicaCount
+      ? ` (only ${views.length} admin plane(s) for ${replicaCount} replicas: give --admin-url a,b to compare them all)`
+      : '';
   const revisions = new Set(views.map((v) => v.revision));
   const weightSets = new Set(views.map((v) => v.weights));
   const problems: string[] = [...unreachable.map((u) => `admin plane ${u}`)];
@@ -140,7 +148,7 @@ export async function runHealth(ctx: RunContext): Promise<CheckResult[]> {
     measured: views.length > 0 ? `revision ${[...revisions].join(' / ') || 'none'}` : null,
     message:
       problems.length === 0
-        ? `${views.length} replica(s) agree: bundle ${views[0]?.revision ?? 'none'}, green weights ${views[0]?.weights ?? ''}`
+        ? `${views.length} replica(s) agree: bundle ${views[0]?.revision ?? 'none'}, green weights ${views[0]?.weights ?? ''}${fewer}`
         : problems.join('; '),
     details: views,
   });

@@ -51,59 +51,70 @@ export async function runMonitoring(ctx: RunContext): Promise<CheckResult[]> {
           'not tried: Prometheus is unreachable (see monitoring.prometheus)',
         );
     } else {
-      const targets = (
-        (await api(prom, '/api/v1/targets?state=active', ctx.signal)) as { data: { activeTargets: Target[] } }
-      ).data.activeTargets.filter((t) => t.labels.job === m.job);
-      const down = targets.filter((t) => t.health !== 'up');
-      const expected = Math.max(
-        1,
-        ctx.options.adminUrls.length,
-        ctx.options.replicas.length === 1 && ctx.options.replicas[0] === ctx.options.target
-          ? 1
-          : ctx.options.replicas.length,
-      );
-      const problems: string[] = [];
-      if (targets.length < expected)
-        problems.push(
-          `job '${m.job}' has ${targets.length} target(s), expected at least ${expected} (one per replica)`,
+      try {
+        const targets = (
+          (await api(prom, '/api/v1/targets?state=active', ctx.signal)) as {
+            data: { activeTargets: Target[] };
+          }
+        ).data.activeTargets.filter((t) => t.labels.job === m.job);
+        const down = targets.filter((t) => t.health !== 'up');
+        const expected = Math.max(
+          1,
+          ctx.options.adminUrls.length,
+          ctx.options.replicas.length === 1 && ctx.options.replicas[0] === ctx.options.target
+            ? 1
+            : ctx.options.replicas.length,
         );
-      for (const t of down)
-        problems.push(`${t.scrapeUrl} is ${t.health}${t.lastError ? `: ${t.lastError}` : ''}`);
-      rec.add('targets', problems.length === 0 ? 'pass' : 'fail', {
-        threshold: `every replica scraped and up (job ${m.job})`,
-        measured: `${targets.length - down.length}/${targets.length} up`,
-        message: problems.length === 0 ? `${targets.length} gateway target(s) up` : problems.join('; '),
-      });
-      const groups = (
-        (await api(prom, '/api/v1/rules', ctx.signal)) as {
-          data: { groups: { name: string; rules: unknown[] }[] };
-        }
-      ).data.groups.filter((g) => g.name.startsWith(m.ruleGroupPrefix));
-      const rules = groups.reduce((n, g) => n + g.rules.length, 0);
-      rec.add('rules', rules > 0 ? 'pass' : 'fail', {
-        threshold: `rule groups '${m.ruleGroupPrefix}*' loaded`,
-        measured: rules,
-        unit: 'rules',
-        message:
-          rules > 0
-            ? `${groups.length} group(s), ${rules} rules loaded`
-            : `no rule group named '${m.ruleGroupPrefix}*': add docker/prometheus/alerts.yml to rule_files`,
-      });
-      const alerts = (
-        (await api(prom, '/api/v1/alerts', ctx.signal)) as {
-          data: { alerts: { labels: Record<string, string>; state: string }[] };
-        }
-      ).data.alerts.filter(
-        (a) => a.state === 'firing' && !m.allowedAlerts.includes(a.labels.alertname ?? ''),
-      );
-      rec.add('alerts', alerts.length === 0 ? 'pass' : 'fail', {
-        threshold: 'no unexpected alert firing',
-        measured: alerts.length,
-        message:
-          alerts.length === 0
-            ? 'no alert firing'
-            : `firing: ${alerts.map((a) => `${a.labels.alertname}${a.labels.instance ? ` (${a.labels.instance})` : ''}`).join(', ')}`,
-      });
+        const problems: string[] = [];
+        if (targets.length < expected)
+          problems.push(
+            `job '${m.job}' has ${targets.length} target(s), expected at least ${expected} (one per replica)`,
+          );
+        for (const t of down)
+          problems.push(`${t.scrapeUrl} is ${t.health}${t.lastError ? `: ${t.lastError}` : ''}`);
+        rec.add('targets', problems.length === 0 ? 'pass' : 'fail', {
+          threshold: `every replica scraped and up (job ${m.job})`,
+          measured: `${targets.length - down.length}/${targets.length} up`,
+          message: problems.length === 0 ? `${targets.length} gateway target(s) up` : problems.join('; '),
+        });
+        const groups = (
+          (await api(prom, '/api/v1/rules', ctx.signal)) as {
+            data: { groups: { name: string; rules: unknown[] }[] };
+          }
+        ).data.groups.filter((g) => g.name.startsWith(m.ruleGroupPrefix));
+        const rules = groups.reduce((n, g) => n + g.rules.length, 0);
+        rec.add('rules', rules > 0 ? 'pass' : 'fail', {
+          threshold: `rule groups '${m.ruleGroupPrefix}*' loaded`,
+          measured: rules,
+          unit: 'rules',
+          message:
+            rules > 0
+              ? `${groups.length} group(s), ${rules} rules loaded`
+              : `no rule group named '${m.ruleGroupPrefix}*': add docker/prometheus/alerts.yml to rule_files`,
+        });
+        const alerts = (
+          (await api(prom, '/api/v1/alerts', ctx.signal)) as {
+            data: { alerts: { labels: Record<string, string>; state: string }[] };
+          }
+        ).data.alerts.filter(
+          (a) => a.state === 'firing' && !m.allowedAlerts.includes(a.labels.alertname ?? ''),
+        );
+        rec.add('alerts', alerts.length === 0 ? 'pass' : 'fail', {
+          threshold: 'no unexpected alert firing',
+          measured: alerts.length,
+          message:
+            alerts.length === 0
+              ? 'no alert firing'
+              : `firing: ${alerts.map((a) => `${a.labels.alertname}${a.labels.instance ? ` (${a.labels.instance})` : ''}`).join(', ')}`,
+        });
+      } catch (error) {
+        // Prometheus answered its status but not the rest in the expected shape.
+        rec.add('api', 'fail', {
+          threshold: 'Prometheus HTTP API',
+          measured: null,
+          message: `Prometheus at ${prom} answered unexpectedly: ${describeError(error)}`,
+        });
+      }
     }
   }
   const am = ctx.options.alertmanager;

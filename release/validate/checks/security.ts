@@ -41,7 +41,11 @@ export function score(outcomes: readonly ProbeOutcome[]) {
 export async function runSecurity(ctx: RunContext): Promise<CheckResult[]> {
   const rec = new CheckRecorder('security');
   const c = ctx.criteria.security;
-  const service = ctx.services[0]!;
+  const service = ctx.services[0];
+  if (service === undefined) {
+    rec.skip('score', `>= ${pct(c.minScore, 0)}`, 'the target has no service to probe');
+    return rec.results;
+  }
   const probes: Probe[] = await loadSuite();
 
   // A control request must pass, or no probe result means anything. Retried like the health checks
