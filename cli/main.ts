@@ -9,6 +9,14 @@ Commands:
   rollout start|status|pause|resume|promote|abort SERVICE
                                              drive a progressive rollout through the admin API
   weights set SERVICE GREEN                  set a service's blue/green split by hand
+  pipeline --environment staging|production|all [--list-steps] [--start-from S] [--stop-at S] [--dry-run]
+                                             the seven release steps, with a JSON-lines run log
+  secrets generate --dir DIR                 JWT, Redis and admin secrets (CSPRNG, mode 600)
+  tls self-signed --host NAME --out DIR      a test certificate and key
+  stack up|down|status --environment ENV [--driver local|compose]
+                                             the staging or production stack (replicas, nginx, monitoring)
+  validate --environment E --target URL      the release gates: health, latency, load, security,
+                                             cache, resources, monitoring (table, JSON, JUnit)
 
 Run 'acgs-gateway <command> --help' for the options of a command.`;
 
@@ -19,6 +27,11 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   policy: async () => (await import('./policy.js')).runPolicyCommand,
   rollout: async () => (await import('./rollout.js')).runRolloutCommand,
   weights: async () => (await import('./weights.js')).runWeightsCommand,
+  pipeline: async () => (await import('./pipeline.js')).runPipelineCommand,
+  secrets: async () => (await import('./secrets.js')).runSecretsCommand,
+  tls: async () => (await import('./tls.js')).runTlsCommand,
+  stack: async () => (await import('./stack.js')).runStackCommand,
+  validate: async () => (await import('./validate.js')).runValidateCommand,
 };
 
 export async function main(argv: string[]): Promise<number> {

@@ -180,6 +180,10 @@ export const configSchema = z.strictObject({
   /** The policy module (gateway/policy/config.ts); absent = off, unless POLICY_BUNDLE. */
   policy: policyConfigSchema.optional(),
   rollout: rolloutConfigSchema,
+  /** Release-gate thresholds for `acgs-gateway validate` (release/validate/criteria.ts); the gateway ignores them. */
+  validation: z.unknown().optional(),
+  /** Release pipeline parameters, read by `acgs-gateway pipeline --config` (release/pipeline/config.ts). */
+  pipeline: z.unknown().optional(),
 });
 
 export type GatewayConfig = z.output<typeof configSchema>;

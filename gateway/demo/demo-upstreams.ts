@@ -22,6 +22,8 @@ export interface DemoUpstream {
 const ECHOED =
   /^(x-forwarded-|x-request-id$|x-acgs-|x-real-ip$|host$|user-agent$|content-type$|content-length$)/;
 
+const CREDENTIALS = new Set(['authorization', 'cookie', 'proxy-authorization']);
+
 /**
  * Answers like a tiny backend: JSON naming its service, colour, method, path, query and the forwarded
  * headers it received, after the configured latency, failing the configured share of requests.
@@ -35,11 +37,15 @@ function handler(service: string, color: Color, behaviour: DemoBehaviour) {
     req.on('end', () => {
       const respond = () => {
         const fail = behaviour.failRate > 0 && Math.random() < behaviour.failRate;
+        const url = new URL(req.url ?? '/', 'http://demo');
+        // /__echo shows every header that reached the service (credentials aside), so a security probe
+        // can see whether a spoofed identity header got through the gateway.
+        const echoAll = url.pathname === '/__echo';
         const headers: Record<string, string> = {};
         for (const [name, value] of Object.entries(req.headers)) {
-          if (ECHOED.test(name) && typeof value === 'string') headers[name] = value;
+          if (typeof value !== 'string') continue;
+          if (echoAll ? !CREDENTIALS.has(name) : ECHOED.test(name)) headers[name] = value;
         }
-        const url = new URL(req.url ?? '/', 'http://demo');
         const body = JSON.stringify({
           service,
           color,

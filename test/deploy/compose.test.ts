@@ -16,9 +16,12 @@ import { startUpstream, type TestUpstream } from '../helpers/upstream.js';
 import { DOCKER, REPO } from './helpers.js';
 
 const COMPOSE_FILE = join(DOCKER, 'docker-compose.prod.yml');
+const STAGING_FILE = join(DOCKER, 'docker-compose.staging.yml');
+const SERVICE_CONTAINERS = ['ac', 'integrity', 'fv', 'gs', 'pgc'].flatMap((s) => [`${s}-blue`, `${s}-green`]);
 
 interface Service {
   image?: string;
+
   build?: { context: string; dockerfile: string };
   env_file?: string[];
   environment?: Record<string, string>;
@@ -55,7 +58,7 @@ function subnet(name: string): BlockList & { cidr: string } {
 }
 
 describe('docker-compose.prod.yml', () => {
-  test('is valid against the Compose Specification schema', () => {
+  test('it and the staging override are valid against the Compose Specification schema', () => {
     // Vendored from the compose-spec project (see test/deploy/fixtures/README.md).
     const schema = JSON.parse(
       readFileSync(join(REPO, 'test', 'deploy', 'fixtures', 'compose-spec.schema.json'), 'utf8'),
@@ -64,20 +67,28 @@ describe('docker-compose.prod.yml', () => {
     delete schema.$schema;
     const ajv = new Ajv({ strict: false, allErrors: true, validateFormats: false });
     const validate = ajv.compile(schema);
-    const ok = validate(compose);
-    assert.ok(ok, JSON.stringify(validate.errors, null, 2));
+    for (const file of [COMPOSE_FILE, STAGING_FILE]) {
+      const ok = validate(parseYaml(readFileSync(file, 'utf8'), { merge: true }));
+      assert.ok(ok, `${file}: ${JSON.stringify(validate.errors, null, 2)}`);
+    }
   });
 
-  test('runs nginx, three gateway replicas, redis, prometheus and grafana, each with a health check', () => {
-    assert.deepEqual(Object.keys(compose.services).sort(), [
-      'gateway-1',
-      'gateway-2',
-      'gateway-3',
-      'grafana',
-      'nginx',
-      'prometheus',
-      'redis',
-    ]);
+  test('runs nginx, three replicas, the ten service containers, postgres, redis and monitoring, each with a health check', () => {
+    assert.deepEqual(
+      Object.keys(compose.services).sort(),
+      [
+        'alertmanager',
+        'gateway-1',
+        'gateway-2',
+        'gateway-3',
+        'grafana',
+        'nginx',
+        'postgres',
+        'prometheus',
+        'redis',
+        ...SERVICE_CONTAINERS,
+      ].sort(),
+    );
     for (const [name, service] of Object.entries(compose.services)) {
       assert.ok(service.image || service.build, `${name} has an image or a build`);
       assert.ok(service.healthcheck?.test?.length, `${name} has a healthcheck`);
@@ -148,7 +159,14 @@ describe('docker-compose.prod.yml', () => {
     const where = (p: string) => resolve(DOCKER, p);
     for (const [name, service] of Object.entries(compose.services)) {
       for (const file of service.env_file ?? []) {
-        assert.ok(existsSync(`${where(file)}.example`), `${name}: ${file}.example documents the env file`);
+        // ${ACGS_ENVIRONMENT:-production} picks the environment's file: each must be documented.
+        for (const environment of ['staging', 'production']) {
+          const resolved = file.replace(/\$\{ACGS_ENVIRONMENT:-production\}/, environment);
+          assert.ok(
+            existsSync(`${where(resolved)}.example`),
+            `${name}: ${resolved}.example documents the env file`,
+          );
+        }
       }
       for (const volume of service.volumes ?? []) {
         const source = volume.split(':')[0]!;

@@ -54,6 +54,16 @@ function variablesReadByCode(): Map<string, string> {
   return found;
 }
 
+/** Variables the compose files interpolate (`${NAME}`, `${NAME:-default}`, `${NAME:?message}`). */
+function variablesReadByCompose(): Map<string, string> {
+  const found = new Map<string, string>();
+  for (const file of readdirSync(DOCKER).filter((f) => /^docker-compose.*\.yml$/.test(f))) {
+    const text = readFileSync(join(DOCKER, file), 'utf8');
+    for (const m of text.matchAll(/\$\{([A-Z][A-Z0-9_]*)/g)) found.set(m[1]!, `docker/${file}`);
+  }
+  return found;
+}
+
 interface EnvLine {
   readonly name: string;
   readonly value: string;
@@ -96,6 +106,13 @@ function filledIn(env: Record<string, string>, auditDir: string): Record<string,
       .toString()
       .replace(/\n/g, '\\n');
   }
+  // The compose stack's own values: a webhook and the service images.
+  for (const [name, value] of Object.entries(out)) {
+    if (value !== 'CHANGE_ME') continue;
+    if (name === 'ALERT_WEBHOOK_URL') out[name] = 'https://alerts.invalid/acgs';
+    else if (/^ACGS_[A-Z]+_(BLUE|GREEN)_IMAGE$/.test(name))
+      out[name] = `registry.invalid/acgs/${name.toLowerCase()}:1.0.0`;
+  }
   out.GATEWAY_CONFIG = join(DOCKER, 'gateway', 'gateway.yaml');
   out.AUDIT_LOG = join(auditDir, 'audit.jsonl');
   for (const [name, value] of Object.entries(out))
@@ -104,7 +121,45 @@ function filledIn(env: Record<string, string>, auditDir: string): Record<string,
 }
 
 describe('config/env/*.env.example', () => {
-  const read = variablesReadByCode();
+  const read = new Map([...variablesReadByCompose(), ...variablesReadByCode()]);
+
+  test('the compose scan finds the stack variables (guards the scan itself)', () => {
+    const compose = variablesReadByCompose();
+    for (const name of [
+      'ACGS_ENVIRONMENT',
+      'ALERT_WEBHOOK_URL',
+      'ACGS_AC_BLUE_IMAGE',
+      'ACGS_PGC_GREEN_IMAGE',
+    ])
+      assert.ok(compose.has(name), `${name} is found in the compose files`);
+  });
+
+  test('the policy bundle is the one baked into the image: ready without any URL, not refused as unsigned', () => {
+    const gatewayYaml = readFileSync(join(DOCKER, 'gateway', 'gateway.yaml'), 'utf8');
+    const baked = /^\s*bundle:\s*(\S+)/m.exec(gatewayYaml)?.[1];
+    assert.equal(baked, '/app/policies/build/bundle.tar.gz');
+    // The Dockerfile's runtime stage: WORKDIR /app, COPY --from=build /app/policies/build ./policies/build.
+    assert.match(
+      readFileSync(join(DOCKER, 'Dockerfile'), 'utf8'),
+      /COPY [^\n]*--from=build \/app\/policies\/build \.\/policies\/build/,
+    );
+    for (const file of EXAMPLES) {
+      const env = environmentOf(file);
+      assert.equal(env.POLICY_BUNDLE, baked, `${relative(REPO, file)}: POLICY_BUNDLE is the baked bundle`);
+      assert.doesNotMatch(
+        readFileSync(file, 'utf8'),
+        /example\.com\/[^\n]*bundle/,
+        'no placeholder bundle URL',
+      );
+      // A verification key would refuse the unsigned baked bundle and keep every replica not ready.
+      assert.equal(
+        env.POLICY_VERIFICATION_KEY,
+        undefined,
+        `${relative(REPO, file)}: no verification key by default`,
+      );
+      assert.equal(env.ACGS_ENVIRONMENT, /staging/.test(file) ? 'staging' : 'production');
+    }
+  });
 
   test('no runtime module reads the environment: one configuration path', () => {
     const readers = runtimeSources().filter((file) => /process\.env\b/.test(readFileSync(file, 'utf8')));
@@ -141,7 +196,7 @@ describe('config/env/*.env.example', () => {
         .map(([v, where]) => `${v} (read in ${where})`);
       assert.deepEqual(missing, [], `add these to ${name} with a comment`);
       for (const v of vars) {
-        assert.ok(read.has(v.name), `${name}: ${v.name} is not read by the code (stale?)`);
+        assert.ok(read.has(v.name), `${name}: ${v.name} is read neither by the code nor by compose (stale?)`);
         // The line above is a comment: either the description or a preceding commented assignment's.
         assert.match(lines[v.line - 1] ?? '', /^#/, `${name}:${v.line + 1} ${v.name} has a comment above it`);
       }

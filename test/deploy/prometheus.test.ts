@@ -14,6 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { parse as parseYaml } from 'yaml';
+import { GatewayMetrics } from '../../gateway/metrics/gateway-metrics.js';
 import { DOCKER, findBinary, REPO, run } from './helpers.js';
 
 const PROMTOOL = findBinary('promtool');
@@ -111,6 +112,13 @@ describe('Prometheus configuration and alert rules', { skip }, () => {
       'AcgsJwtCacheHitRateLow',
       'AcgsPolicyErrors',
       'AcgsRolloutRolledBack',
+      // The release's success criteria.
+      'AcgsDecisionLatencyP99High',
+      'AcgsErrorRatioHigh',
+      'AcgsAvailabilityBudgetBurnFast',
+      'AcgsAvailabilityBudgetBurnSlow',
+      'AcgsReplicaCpuHigh',
+      'AcgsReplicaMemoryHigh',
     ]) {
       assert.ok(alerts.includes(required), `alerts.yml defines ${required}`);
     }
@@ -124,6 +132,50 @@ describe('Prometheus configuration and alert rules', { skip }, () => {
     );
     for (const alert of alerts)
       assert.ok(firing.has(alert), `alerts.test.yml has a case where ${alert} fires`);
+  });
+
+  test('the success-criteria alerts use the thresholds of the criteria', () => {
+    const expr = (name: string) => alertRules().find((r) => r.alert === name)!.expr;
+    assert.match(expr('AcgsDecisionLatencyP99High'), /histogram_quantile\(0\.99,[^>]*> 0\.05\b/);
+    assert.match(expr('AcgsErrorRatioHigh'), /> 0\.01\b/);
+    assert.match(expr('AcgsJwtCacheHitRateLow'), /< 0\.8\b/);
+    assert.match(expr('AcgsReplicaCpuHigh'), /> 0\.8\b/);
+    assert.match(expr('AcgsReplicaMemoryHigh'), /> 0\.85\b/);
+    // Multi-window burn rates of a 99.9 % SLO: 14.4x (1h/5m) and 6x (6h/30m) page; 3x (1d/2h), 1x (3d/6h) do not.
+    const fast = expr('AcgsAvailabilityBudgetBurnFast');
+    for (const part of [
+      'ratio_rate1h > (14.4 * 0.001)',
+      'ratio_rate5m > (14.4 * 0.001)',
+      'ratio_rate6h > (6 * 0.001)',
+      'ratio_rate30m > (6 * 0.001)',
+    ])
+      assert.ok(fast.includes(part), part);
+    const slow = expr('AcgsAvailabilityBudgetBurnSlow');
+    for (const part of [
+      'ratio_rate1d > (3 * 0.001)',
+      'ratio_rate2h > (3 * 0.001)',
+      'ratio_rate3d > 0.001',
+      'ratio_rate6h > 0.001',
+    ])
+      assert.ok(slow.includes(part), part);
+  });
+
+  test('the process metrics the resource alerts use are exported by a gateway registry', async () => {
+    const text = await new GatewayMetrics().registry.metrics();
+    for (const rule of alertRules()) {
+      for (const name of rule.expr.match(/\bprocess_[a-z_]+/g) ?? [])
+        assert.match(text, new RegExp(`^${name} `, 'm'), `${rule.alert}: ${name} is exported`);
+    }
+  });
+
+  test('Prometheus sends alerts to the compose Alertmanager', () => {
+    const doc = parseYaml(readFileSync(join(PROM_DIR, 'prometheus.yml'), 'utf8')) as {
+      alerting: { alertmanagers: { static_configs: { targets: string[] }[] }[] };
+    };
+    assert.deepEqual(
+      doc.alerting.alertmanagers.flatMap((a) => a.static_configs.flatMap((s) => s.targets)),
+      ['alertmanager:9093'],
+    );
   });
 
   test('the rules use only metric names the gateway exports', () => {

@@ -1,0 +1,5 @@
+export interface StackProgress {
+  component: string;
+  status: 'starting' | 'healthy' | 'failed' | 'stopped';
+  message?: string;
+}
