@@ -89,11 +89,12 @@ export async function startGateway(config: ResolvedConfig, options: GatewayOptio
       readiness.push(() => (redis.status === 'ready' ? null : `redis is ${redis.status}`));
     }
 
-    const { stages, identityHeaders, adminJwt, policy, demoSigner, ...wired } = await wireStages(
+    const { stages, identityHeaders, adminJwt, policy, demoSigner, screening, ...wired } = await wireStages(
       config,
       redis,
       metrics.registry,
       logger,
+      audit,
     );
     closers.push(...wired.closers);
     readiness.push(...wired.readiness);
@@ -166,6 +167,7 @@ export async function startGateway(config: ResolvedConfig, options: GatewayOptio
       authorize: policy?.authorize,
     });
     policy?.registerRoutes(admin, audit);
+    screening?.registerRoutes(admin);
     await registerServiceRoutes(admin, {
       runtimes,
       weights,

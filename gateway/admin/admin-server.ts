@@ -63,6 +63,7 @@ export function adminAction(method: string, routeUrl: string | undefined): strin
   if (!routeUrl) return 'unknown';
   if (routeUrl.endsWith('/weights')) return 'weights.set';
   if (routeUrl === '/admin/policy') return 'policy.put';
+  if (routeUrl === '/admin/screening/rules') return 'screening.put';
   const rollout = /\/rollout(?:\/(\w+))?$/.exec(routeUrl);
   if (rollout) return `rollout.${rollout[1] ?? 'start'}`;
   return 'unknown';

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { rolloutConfigSchema } from '../../rollout/config.js';
 import { serviceAuthSchema } from '../auth/config.js';
 import { rateLimitConfigSchema } from '../ratelimit/config.js';
+import { screeningConfigSchema } from '../screening/config.js';
 import { duration } from './duration.js';
 
 // The gateway's configuration file. Every field has a default, so `{}` plus services is a valid file;
@@ -167,6 +168,8 @@ export const configSchema = z.strictObject({
   auth: z.unknown().optional(),
   rateLimit: rateLimitConfigSchema.prefault({}),
   policy: z.unknown().optional(),
+  /** Injection screening before the policy (gateway/screening/config.ts). */
+  screening: screeningConfigSchema.prefault({}),
   rollout: rolloutConfigSchema,
 });
 

@@ -19,6 +19,7 @@ export const Errors = Object.freeze({
   FORBIDDEN: spec('forbidden', 403, 'The policy denied this request'),
   NOT_FOUND: spec('not_found', 404, 'No service is routed at this path'),
   METHOD_NOT_ALLOWED: spec('method_not_allowed', 405, 'Method not allowed'),
+  REQUEST_TIMEOUT: spec('request_timeout', 408, 'The request body did not arrive in time'),
   CONFLICT: spec('conflict', 409, 'The request conflicts with the current state'),
   PAYLOAD_TOO_LARGE: spec('payload_too_large', 413, 'The request body exceeds the configured limit'),
   UNSUPPORTED_MEDIA_TYPE: spec('unsupported_media_type', 415, 'Unsupported content type'),
@@ -30,6 +31,7 @@ export const Errors = Object.freeze({
   UPSTREAM_UNAVAILABLE: spec('upstream_unavailable', 503, 'No healthy upstream is available'),
   RATE_LIMIT_UNAVAILABLE: spec('rate_limit_unavailable', 503, 'The rate limiter is unavailable'),
   POLICY_ERROR: spec('policy_error', 503, 'The policy could not be evaluated'),
+  SCREENING_INCOMPLETE: spec('screening_incomplete', 503, 'The request could not be screened in time'),
   NOT_READY: spec('not_ready', 503, 'The gateway is not ready'),
   GATEWAY_TIMEOUT: spec('gateway_timeout', 504, 'The upstream did not answer in time'),
 } satisfies Record<string, ErrorSpec>);

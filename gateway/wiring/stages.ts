@@ -9,7 +9,10 @@ import type { ResolvedConfig } from '../config/load.js';
 import type { Closeable, Stage } from '../core/types.js';
 import type { ReadinessCheck } from '../pipeline/data-plane.js';
 import { createRateLimitStages } from '../ratelimit/stage.js';
+import type { ScreeningModule } from '../screening/index.js';
 import { type PolicyWiring, wirePolicy } from './policy.js';
+import type { ScreeningAudit } from './screening.js';
+import { wireScreening } from './screening.js';
 
 export interface StagesWiring {
   /** In pipeline order: rate limit (address) → JWT → rate limit (subject) → policy. */
@@ -23,6 +26,8 @@ export interface StagesWiring {
   readonly policy: PolicyWiring | null;
   /** The embedded default's signer of demo tokens. */
   readonly demoSigner: DemoSigner | null;
+  /** Injection screening, when `screening.enabled`: its admin routes go on the admin plane. */
+  readonly screening: ScreeningModule | null;
 }
 
 /** Builds the optional stages the configuration asks for; a section left out is a stage left out. */
@@ -31,6 +36,7 @@ export async function wireStages(
   redis: Redis | null,
   registry: Registry,
   logger: Logger,
+  audit: ScreeningAudit | null = null,
 ): Promise<StagesWiring> {
   const stages: Stage[] = [];
   const closers: Closeable[] = [];
@@ -69,11 +75,18 @@ export async function wireStages(
   }
   if (rateLimits) stages.push(rateLimits.afterAuth);
 
+  // Screening runs right before the policy, which decides on its findings.
+  const screening = config.screening.enabled ? await wireScreening(config, registry, logger, audit) : null;
+  if (screening) {
+    closers.push(screening);
+    stages.push(screening.stage);
+  }
+
   const policy = config.policy ? await wirePolicy(config.policy, registry, logger) : null;
   if (policy) {
     closers.push(policy);
     stages.push(policy.stage);
     readiness.push(() => (policy.manager.isReady() ? null : 'no policy bundle is loaded'));
   }
-  return { stages, identityHeaders, readiness, closers, adminJwt, policy, demoSigner };
+  return { stages, identityHeaders, readiness, closers, adminJwt, policy, demoSigner, screening };
 }
