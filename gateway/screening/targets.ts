@@ -10,6 +10,7 @@ export type RequestLeaves = Partial<Record<Target, Leaves>>;
 // Credentials are not screened (a token is random text that trips pattern rules); cookie values are
 // screened through the `cookies` target, one leaf per cookie.
 const SKIPPED_HEADERS = new Set(['authorization', 'proxy-authorization', 'cookie']);
+const NON_ASCII = /[\u0080-\u00ff]/;
 
 export function requestLeaves(ctx: RequestContext): RequestLeaves {
   const out: RequestLeaves = {};
@@ -38,7 +39,11 @@ export function requestLeaves(ctx: RequestContext): RequestLeaves {
     const headers = new Leaves();
     for (let i = 0; i < lines.length; i += 2) {
       const name = lines[i]!.toLowerCase();
-      if (!SKIPPED_HEADERS.has(name)) headers.add(name, lines[i + 1]!);
+      if (SKIPPED_HEADERS.has(name)) continue;
+      const value = lines[i + 1]!;
+      headers.add(name, value);
+      // node reads header bytes as latin1; a client's UTF-8 (fullwidth quotes, say) is screened as UTF-8 too.
+      if (NON_ASCII.test(value)) headers.add(name, Buffer.from(value, 'latin1').toString('utf8'));
     }
     out.headers = headers;
   }
