@@ -78,10 +78,10 @@ export function jsonLeaves(doc: unknown, into: RequestLeaves): void {
     if (typeof node === 'string') {
       if (node !== '') values.add(at, node);
     } else if (Array.isArray(node)) {
-      for (let i = node.length - 1; i >= 0; i--) stack.push([node[i], at === '' ? String(i) : `${at}.${i}`]);
+      for (let i = node.length - 1; i >= 0; i--) stack.push([node[i], childKey(at, String(i))]);
     } else if (node !== null && typeof node === 'object') {
       for (const key of Object.keys(node)) {
-        const child = at === '' ? key : `${at}.${key}`;
+        const child = childKey(at, key);
         keys.add(child, key);
         stack.push([(node as Record<string, unknown>)[key], child]);
       }
@@ -90,6 +90,17 @@ export function jsonLeaves(doc: unknown, into: RequestLeaves): void {
   }
   into.body = values;
   into.body_keys = keys;
+}
+
+/**
+ * Dotted key paths stop growing past MAX_KEY: a document nested 30,000 levels deep (64 KiB of '[') must
+ * not build 30,000 ever longer strings.
+ */
+const MAX_KEY = 200;
+function childKey(at: string, key: string): string {
+  if (at.length >= MAX_KEY) return at;
+  const short = key.length > MAX_KEY ? `${key.slice(0, MAX_KEY)}…` : key;
+  return at === '' ? short : `${at}.${short}`;
 }
 
 /** An application/x-www-form-urlencoded body: values under `body`, names under `body_keys`. */
