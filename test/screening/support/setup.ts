@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SignJWT } from 'jose';
 import type { Gateway } from '../../../gateway/gateway.js';
-import { startTestGateway } from '../../helpers/gateway.js';
+import { ADMIN_TOKEN, startTestGateway } from '../../helpers/gateway.js';
 import { buildBundle } from '../../policy/helpers.js';
 
 export const JWT_SECRET = 'screening-test-secret-0123456789-0123456789-012345';
@@ -86,9 +86,12 @@ export async function startScreeningGateway(
       screening: { enabled: true, budgetUs: 500_000, ...screening },
       ...extra,
     },
-    { JWT_SECRET },
+    // 'admin' may do everything under the default admin policy; 'ops' (no roles) may only read.
+    { JWT_SECRET, ADMIN_TOKENS: `admin:${ADMIN_TOKEN},ops:${OPS_TOKEN}` },
   );
 }
+
+export const OPS_TOKEN = 'ops-token-0123456789abcdef';
 
 /** A bearer header for a caller with these roles. */
 export async function bearer(roles: string[], sub = 'tester'): Promise<Record<string, string>> {
