@@ -66,7 +66,7 @@ export class ScreeningEngine {
       return inspectWith(handle.loaded, leaves, budgetUs);
     } finally {
       handle.refs--;
-      if (handle.retired && handle.refs === 0) dispose(handle.loaded.waf);
+      if (handle.retired && handle.refs === 0) dispose(handle.loaded);
     }
   }
 
@@ -78,15 +78,17 @@ export class ScreeningEngine {
 
   #retire(handle: Handle): void {
     handle.retired = true;
-    if (handle.refs === 0) dispose(handle.loaded.waf);
+    if (handle.refs === 0) dispose(handle.loaded);
   }
 }
 
-function dispose(waf: Waf): void {
-  try {
-    waf.dispose();
-  } catch {
-    // already disposed: nothing left to free
+function dispose(loaded: LoadedRuleset): void {
+  for (const waf of [loaded.waf, loaded.detail]) {
+    try {
+      waf.dispose();
+    } catch {
+      // already disposed: nothing left to free
+    }
   }
 }
 
@@ -124,9 +126,19 @@ function inspectWith(loaded: LoadedRuleset, leaves: RequestLeaves, budgetUs: num
           continue;
         }
       }
+      const members = loaded.members.get(id);
+      if (members !== undefined && target !== undefined && param !== undefined) {
+        // A merged rule: which of its rules matched this value (see compile.ts).
+        for (const rule of detailMatches(loaded, target, leaves, param.key_path, members)) {
+          if (seen.has(rule)) continue;
+          seen.add(rule);
+          matches.push(toMatch(loaded, rule, target, param, leaves));
+        }
+        continue;
+      }
       if (seen.has(id)) continue;
       seen.add(id);
-      matches.push(toMatch(loaded, event, target, param, leaves));
+      matches.push(toMatch(loaded, id, target, param, leaves));
     }
     if (!blanked || runs >= MAX_RERUNS || timedOut) break;
   }
@@ -155,16 +167,35 @@ function blank(payload: Record<string, string[][]>, address: string, keyPath: re
   return true;
 }
 
+/** The member rules of a merged rule that match one value, asked of the detail handle. */
+function detailMatches(
+  loaded: LoadedRuleset,
+  target: Target,
+  leaves: RequestLeaves,
+  keyPath: readonly (string | number)[],
+  members: readonly string[],
+): string[] {
+  const value = leaves[target]?.valueAt(keyPath);
+  if (value === undefined) return [members[0]!];
+  const result = runOnce(loaded.detail, { [ADDRESS[target]]: [[value]] }, DETAIL_BUDGET_US);
+  const found = (result.events ?? []).map((e) => e.rule.id).filter((id) => members.includes(id));
+  // Out of budget or a disagreement between the handles: the match stands, under its first rule.
+  return found.length > 0 ? found : [members[0]!];
+}
+
+/** Naming the rules of a match is one value through the detail handle: microseconds, bounded anyway. */
+const DETAIL_BUDGET_US = 2000;
+
 function toMatch(
   loaded: LoadedRuleset,
-  event: WafEvent,
+  rule: string,
   target: Target | undefined,
   param: WafEvent['rule_matches'][number]['parameters'][number] | undefined,
   leaves: RequestLeaves,
 ): ScreeningMatch {
   return {
-    rule: event.rule.id,
-    category: loaded.categoryOf.get(event.rule.id) ?? 'unknown',
+    rule,
+    category: loaded.categoryOf.get(rule) ?? 'unknown',
     placement: target ? PLACEMENT[target] : 'unknown',
     key: target && param ? (leaves[target]?.keyAt(param.key_path) ?? '') : '',
     excerpt: maskExcerpt(param?.value),

@@ -11,12 +11,21 @@ const OVERLAP = 128;
 /** More leaves than this per target are not inspected (reported as truncated). 250 chunks of 250. */
 export const MAX_LEAVES = CHUNK * CHUNK;
 
+/**
+ * Values made only of ASCII letters, digits, '_' and '-' ('42', 'created', a UUID, a header token) are
+ * not handed to the engine: no injection fits in one (every rule needs a quote, a separator, a space, a
+ * dot, a slash, a bracket or an escape), and such values are most of a typical request, so leaving them
+ * out halves the engine's work. A rule that must see bare words cannot be written; by design.
+ */
+const BARE_WORD = /^[A-Za-z0-9_-]*$/;
+
 export class Leaves {
   readonly values: string[] = [];
   readonly keys: string[] = [];
   truncated = false;
 
   add(key: string, value: string): void {
+    if (value.length <= 128 && BARE_WORD.test(value)) return;
     if (value.length <= WINDOW) {
       this.#push(key, value);
       return;
@@ -49,7 +58,16 @@ export class Leaves {
 
   /** The key of the leaf libddwaf reported at key_path [chunk, index], or '' when out of range. */
   keyAt(keyPath: readonly (string | number)[]): string {
-    const index = Number(keyPath[0]) * CHUNK + Number(keyPath[1]);
-    return Number.isInteger(index) ? (this.keys[index] ?? '') : '';
+    return this.keys[indexOf(keyPath)] ?? '';
   }
+
+  /** The value (as sent to the engine) at key_path [chunk, index]. */
+  valueAt(keyPath: readonly (string | number)[]): string | undefined {
+    return this.values[indexOf(keyPath)];
+  }
+}
+
+function indexOf(keyPath: readonly (string | number)[]): number {
+  const index = Number(keyPath[0]) * CHUNK + Number(keyPath[1]);
+  return Number.isInteger(index) ? index : -1;
 }

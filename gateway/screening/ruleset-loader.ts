@@ -5,7 +5,7 @@ import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { parse as parseYaml } from 'yaml';
-import { compileRuleset } from './compile.js';
+import { compileDetail, compileFast } from './compile.js';
 import { type RuleDiagnostic, type Ruleset, validateRuleset } from './rules-format.js';
 
 const require = createRequire(import.meta.url);
@@ -54,7 +54,12 @@ function wafClass(): WafConstructor {
 /** A validated ruleset with its built WAF handle. */
 export interface LoadedRuleset {
   readonly ruleset: Ruleset;
+  /** The handle every request runs (regex rules merged, see compile.ts). */
   readonly waf: Waf;
+  /** One libddwaf rule per rule: asked which rules a value matched when a merged rule fired. */
+  readonly detail: Waf;
+  /** Merged rule id → our rule ids. */
+  readonly members: ReadonlyMap<string, readonly string[]>;
   /** The ruleset's version and a digest of its content: two different files never share a revision. */
   readonly revision: string;
   readonly categoryOf: ReadonlyMap<string, string>;
@@ -103,31 +108,51 @@ export function buildRuleset(text: string | Buffer, format: 'json' | 'yaml' = 'j
   if ('diagnostics' in validated) throw new RulesetError('the ruleset is invalid', validated.diagnostics);
   const { ruleset } = validated;
 
+  // The detail handle first: its diagnostics name our rules one by one.
+  const detail = buildWaf(compileDetail(ruleset).libddwaf);
+  const problems = wafDiagnostics(detail.diagnostics.rules);
+  if (problems.length > 0) {
+    detail.dispose();
+    throw new RulesetError('libddwaf refused rules', problems);
+  }
+  const fast = compileFast(ruleset);
   let waf: Waf;
   try {
-    waf = new (wafClass())(compileRuleset(ruleset), 'acgs/screening');
+    waf = buildWaf(fast.libddwaf);
+    const merged = wafDiagnostics(waf.diagnostics.rules);
+    if (merged.length > 0) {
+      waf.dispose();
+      throw new RulesetError('libddwaf refused merged rules', merged);
+    }
+  } catch (err) {
+    detail.dispose();
+    throw err;
+  }
+  const categoryOf = new Map(ruleset.rules.map((r) => [r.id, r.category]));
+  const digest = createHash('sha256').update(source).digest('hex').slice(0, 12);
+  for (const [id, ids] of fast.members) categoryOf.set(id, categoryOf.get(ids[0]!)!);
+  return {
+    ruleset,
+    waf,
+    detail,
+    members: fast.members,
+    revision: `${ruleset.version}+${digest}`,
+    categoryOf,
+    categories: [...new Set(ruleset.rules.map((r) => r.category))].sort(),
+    ignored: new Map(
+      ruleset.rules.filter((r) => r.ignoreFingerprints).map((r) => [r.id, new Set(r.ignoreFingerprints)]),
+    ),
+  };
+}
+
+function buildWaf(rules: object): Waf {
+  try {
+    return new (wafClass())(rules, 'acgs/screening');
   } catch (err) {
     throw new RulesetError('libddwaf refused the ruleset', [
       { rule: null, field: '(ruleset)', message: (err as Error).message },
     ]);
   }
-  const problems = wafDiagnostics(waf.diagnostics.rules);
-  if (problems.length > 0) {
-    waf.dispose();
-    throw new RulesetError('libddwaf refused rules', problems);
-  }
-  const categoryOf = new Map(ruleset.rules.map((r) => [r.id, r.category]));
-  const digest = createHash('sha256').update(source).digest('hex').slice(0, 12);
-  return {
-    ruleset,
-    waf,
-    revision: `${ruleset.version}+${digest}`,
-    categoryOf,
-    categories: [...new Set(categoryOf.values())].sort(),
-    ignored: new Map(
-      ruleset.rules.filter((r) => r.ignoreFingerprints).map((r) => [r.id, new Set(r.ignoreFingerprints)]),
-    ),
-  };
 }
 
 /** libddwaf's per-rule errors and warnings (an invalid regex, an unknown operator) as diagnostics. */

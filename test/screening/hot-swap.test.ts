@@ -24,7 +24,7 @@ const CANARY_RULESET = JSON.stringify({
       description: 'a marker only this ruleset knows',
       operator: 'match_regex',
       targets: ['query', 'body'],
-      pattern: 'canary-attack',
+      pattern: 'canary/attack',
     },
   ],
 });
@@ -138,7 +138,7 @@ describe('screening hot swap', () => {
     });
     // Traffic during the swap.
     const traffic = Promise.all(
-      Array.from({ length: 50 }, (_, i) => status(i % 2 ? 'hello' : 'canary-attack')),
+      Array.from({ length: 50 }, (_, i) => status(i % 2 ? 'hello' : 'canary/attack')),
     );
 
     const res = await put(CANARY_RULESET);
@@ -152,7 +152,7 @@ describe('screening hot swap', () => {
     for (const s of await traffic) assert.ok(s === 200 || s === 403, String(s));
 
     // The new rules decide now: the canary is refused, what only the old rules knew passes.
-    assert.equal(await status('canary-attack'), 403);
+    assert.equal(await status('canary/attack'), 403);
     assert.equal(await status('<script>alert(1)</script>'), 200);
 
     const audit = await request(`${gw.adminUrl}/admin/audit?action=screening.put`, { headers: ADMIN_AUTH });

@@ -15,7 +15,7 @@ const rule = (over: Record<string, unknown> = {}) => ({
   description: 'a test rule',
   operator: 'match_regex',
   targets: ['query'],
-  pattern: 'canary-attack',
+  pattern: 'canary/attack',
   ...over,
 });
 const doc = (rules: unknown[]) => JSON.stringify({ version: 't1', rules });
