@@ -11,6 +11,7 @@ import { SignJWT } from 'jose';
 import { Pool } from 'undici';
 import { buildPolicyBundle } from '../cli/policy.js';
 import { startTestGateway } from '../test/helpers/gateway.js';
+import { metricValue } from '../test/helpers/metrics.js';
 import { startUpstream } from '../test/helpers/upstream.js';
 import {
   blocked,
@@ -170,6 +171,12 @@ for (const [group] of groups) {
       console.log(`  ${x.status} ${JSON.stringify(x.value)}${x.reason ? `  — ${x.reason}` : ''}`);
   }
 }
+const timeouts = await metricValue(gateway.metrics.registry, 'acgs_screening_skipped_total', {
+  reason: 'timeout',
+});
+console.log(
+  `\n${timeouts} requests ran out of the engine's ${args['budget-us']} µs budget (failMode open: the policy saw partial findings)`,
+);
 const na = groups.flatMap(([g]) => PLACEMENTS.map((p) => results[g]![p].na)).reduce((a, b) => a + b, 0);
 if (na > 0) console.log(`\n${na} cases not applicable (control characters cannot travel in a header value)`);
 
@@ -178,6 +185,7 @@ if (args.json) {
     node: process.version,
     cores: cpus().length,
     budgetUs: Number(args['budget-us']),
+    timeouts,
     placements: PLACEMENTS,
     results: summary,
     missed: Object.fromEntries(

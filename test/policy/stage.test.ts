@@ -8,6 +8,7 @@ import { createDecisionLogger, MASK } from '../../gateway/policy/decision-log.js
 import { PolicyManager } from '../../gateway/policy/manager.js';
 import { createPolicyStage } from '../../gateway/policy/stage.js';
 import { createStaticEngine } from '../../gateway/policy/static-engine.js';
+import { screen } from '../screening/support/screen.js';
 import { buildBundle, makeCtx, recordingLogger, type TempDir, tempDir } from './helpers.js';
 
 async function metric(registry: Registry, name: string): Promise<Array<{ labels: object; value: number }>> {
@@ -58,8 +59,8 @@ describe('policy stage', () => {
       (e: unknown) => e instanceof GatewayError && e.status === 403 && e.code === 'forbidden',
     );
     assert.throws(
-      () => stage.run(makeCtx({ query: 'q=%27%20OR%201%3D1%20--' })),
-      (e: unknown) => e instanceof GatewayError && e.status === 403 && /sql injection/.test(e.message),
+      () => stage.run(screen(makeCtx({ query: 'q=%27%20OR%201%3D1%20--' }))),
+      (e: unknown) => e instanceof GatewayError && e.status === 403 && /^sqli in query q /.test(e.message),
     );
     const decisions = await metric(registry, 'acgs_policy_decisions_total');
     const byResult = Object.fromEntries(
