@@ -6,7 +6,11 @@ import { duration } from '../config/duration.js';
 export const DEFAULT_RULES = 'policies/screening-rules.json';
 
 export const screeningConfigSchema = z.strictObject({
-  enabled: z.boolean().default(false),
+  /**
+   * On by default, as the Rego screening it replaces was: it runs whenever a policy is configured (the
+   * policy decides on its findings; without one there is nobody to decide).
+   */
+  enabled: z.boolean().default(true),
   /** The ruleset (JSON or YAML); relative paths are relative to the configuration file. */
   rules: z.string().min(1).default(DEFAULT_RULES),
   /** JSON and form bodies up to this size are read, inspected and forwarded as read; larger ones stream. */

@@ -76,7 +76,8 @@ export async function wireStages(
   if (rateLimits) stages.push(rateLimits.afterAuth);
 
   // Screening runs right before the policy, which decides on its findings.
-  const screening = config.screening.enabled ? await wireScreening(config, registry, logger, audit) : null;
+  const screening =
+    config.screening.enabled && config.policy ? await wireScreening(config, registry, logger, audit) : null;
   if (screening) {
     closers.push(screening);
     stages.push(screening.stage);
