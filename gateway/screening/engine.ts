@@ -46,6 +46,7 @@ export class ScreeningEngine {
 
   constructor(initial: LoadedRuleset) {
     this.#current = { loaded: initial, refs: 0, retired: false };
+    warm(initial);
   }
 
   get active(): LoadedRuleset {
@@ -54,6 +55,7 @@ export class ScreeningEngine {
 
   /** Makes `next` the active ruleset; the previous one is disposed when its last run ends. */
   swap(next: LoadedRuleset): void {
+    warm(next);
     const old = this.#current;
     this.#current = { loaded: next, refs: 0, retired: false };
     this.#retire(old);
@@ -80,6 +82,16 @@ export class ScreeningEngine {
     handle.retired = true;
     if (handle.refs === 0) dispose(handle.loaded);
   }
+}
+
+/**
+ * One run over every target before the handle takes traffic: libddwaf builds its per-rule structures on
+ * first use, which would otherwise land on (and may overrun the budget of) the first real request.
+ */
+function warm(loaded: LoadedRuleset): void {
+  const payload: Record<string, string[][]> = {};
+  for (const address of Object.values(ADDRESS)) payload[address] = [["warm-up value: it's a 'test' <b>/x"]];
+  for (const waf of [loaded.waf, loaded.detail]) runOnce(waf, payload, 1_000_000);
 }
 
 function dispose(loaded: LoadedRuleset): void {

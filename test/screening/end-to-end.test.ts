@@ -70,7 +70,7 @@ describe('screening end to end', () => {
         const o = await sendCase(pool, gw.dataUrl, 'ac', placement, value, writer);
         if (o.notApplicable) continue;
         // A control character never reaches screening in a path: the path rules refuse it first.
-        if (placement === 'path' && o.status === 400 && /[\u0000-\u001f]/.test(value)) continue;
+        if (placement === 'path' && o.status === 400 && hasControl(value)) continue;
         if (
           o.status !== 403 ||
           (!o.reason.startsWith(`${category} in `) && !o.reason.includes(`; ${category} in `))
@@ -162,3 +162,7 @@ describe('screening end to end', () => {
     assert.equal(xss.statusCode, 403);
   });
 });
+
+function hasControl(value: string): boolean {
+  return [...value].some((ch) => ch.charCodeAt(0) < 0x20);
+}

@@ -1,11 +1,13 @@
 // The ruleset loader: the shipped ruleset loads; every kind of mistake is refused with a diagnostic that
 // names the rule and the field, whether our validator or libddwaf finds it.
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { buildRuleset, RulesetError } from '../../gateway/screening/ruleset-loader.js';
 import { PACKAGE_ROOT } from '../../gateway/util/package-root.js';
+import { removeBundle, startHashingUpstream, startScreeningGateway } from './support/setup.js';
 
 const SHIPPED = readFileSync(join(PACKAGE_ROOT, 'policies/screening-rules.json'), 'utf8');
 
@@ -91,5 +93,28 @@ describe('screening ruleset', () => {
   it('allows fingerprints to be ignored only on is_sqli', () => {
     const err = refused(doc([rule({ ignoreFingerprints: ['1&1'] })]));
     assert.equal(err.diagnostics[0]!.field, 'ignoreFingerprints');
+  });
+});
+
+describe('a gateway whose ruleset does not load', () => {
+  it('does not start, and says which rule is wrong', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'acgs-rules-'));
+    const file = join(dir, 'rules.yaml');
+    writeFileSync(
+      file,
+      'version: v\nrules:\n  - { id: bad-one, category: sqli, description: d, operator: match_regex, targets: [query], pattern: "(" }\n',
+    );
+    const upstream = await startHashingUpstream();
+    try {
+      await assert.rejects(startScreeningGateway(upstream.url, { rules: file }), (err: Error) =>
+        /screening ruleset .*rules\.yaml: rule bad-one: libddwaf: invalid regular expression/.test(
+          err.message,
+        ),
+      );
+    } finally {
+      await upstream.close();
+      await removeBundle();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
