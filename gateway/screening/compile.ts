@@ -4,7 +4,7 @@
 //
 // Two handles are built from one ruleset. The *detail* handle has one libddwaf rule per rule: it gives
 // exact diagnostics and says which rules matched a value. The *fast* handle, the one every request runs,
-// merges match_regex rules that share a category, targets and normalisations into one alternation:
+// merges match_regex rules that share targets and normalisations into one alternation:
 // libddwaf applies a rule's transformer chain once per rule and value, so twenty rules with the same
 // chain cost twenty decodings, while their merged rule costs one. When a merged rule matches (an attack,
 // so rarely), the matched value alone is run through the detail handle to name the rules.
@@ -53,7 +53,7 @@ export function compileDetail(ruleset: Ruleset): CompiledRuleset {
   return { libddwaf: wrap(ruleset, ruleset.rules.map(toLibddwaf)), members: new Map() };
 }
 
-/** match_regex rules with the same category, targets and normalisations merged into one. */
+/** match_regex rules with the same targets and normalisations merged into one. */
 export function compileFast(ruleset: Ruleset): CompiledRuleset {
   const groups = new Map<string, ScreeningRule[]>();
   const out: object[] = [];
@@ -62,13 +62,8 @@ export function compileFast(ruleset: Ruleset): CompiledRuleset {
       out.push(toLibddwaf(rule));
       continue;
     }
-    const key = JSON.stringify([
-      rule.category,
-      rule.targets,
-      rule.transformers,
-      rule.caseSensitive,
-      rule.minLength,
-    ]);
+    // Categories may mix: the detail handle names each matching rule, and with it its category.
+    const key = JSON.stringify([rule.targets, rule.transformers, rule.caseSensitive, rule.minLength]);
     const group = groups.get(key);
     if (group === undefined) groups.set(key, [rule]);
     else group.push(rule);
