@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { Pool, request } from 'undici';
 import type { Gateway } from '../../gateway/gateway.js';
+import { metricValue } from '../helpers/metrics.js';
 import { PLACEMENTS, sendCase } from './support/corpus.js';
 import {
   bearer,
@@ -79,6 +80,24 @@ describe('screening end to end', () => {
       }
     }
     assert.deepEqual(wrong, []);
+    // What operators see: matches by category and rule, and the time screening took.
+    assert.ok(
+      (await metricValue(gw.metrics.registry, 'acgs_screening_matches_total', {
+        category: 'sqli',
+        rule: 'sqli-libinjection',
+      })) > 0,
+    );
+    assert.ok(
+      (await metricValue(gw.metrics.registry, 'acgs_screening_matches_total', {
+        category: 'xss',
+        rule: 'xss-split-scheme',
+      })) > 0,
+    );
+    const histogram = await gw.metrics.registry.getSingleMetric('acgs_screening_seconds')!.get();
+    const count = histogram.values.find(
+      (v) => (v as { metricName?: string }).metricName === 'acgs_screening_seconds_count',
+    );
+    assert.ok((count?.value ?? 0) >= ISSUE_ATTACKS.length * 4);
   });
 
   it("lets the issue's prose through in every placement", async () => {
