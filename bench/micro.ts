@@ -22,6 +22,13 @@ import { MemoryStore } from '../gateway/ratelimit/memory-store.js';
 import { RedisStore, recommendedRedisOptions } from '../gateway/ratelimit/redis-store.js';
 import { createRateLimitStages } from '../gateway/ratelimit/stage.js';
 import { bucketOf, isGreenBucket } from '../gateway/routing/sticky.js';
+import { screeningConfigSchema } from '../gateway/screening/config.js';
+import { ScreeningEngine } from '../gateway/screening/engine.js';
+import { screeningMetrics } from '../gateway/screening/metrics.js';
+import { loadRulesetFile } from '../gateway/screening/ruleset-loader.js';
+import { createScreeningStage } from '../gateway/screening/stage.js';
+import { jsonLeaves, requestLeaves } from '../gateway/screening/targets.js';
+import { PACKAGE_ROOT } from '../gateway/util/package-root.js';
 import { BENCH_DIR } from './lib/compile.js';
 import { type BenchBundle, OPA_BIN, opaServerArgs, prepareBundle } from './lib/policy.js';
 import { freePort, spawnChild, stopChild, waitForHttp } from './lib/proc.js';
@@ -492,6 +499,86 @@ function stickyRows(q: boolean): MicroRow[] {
   return [row];
 }
 
+/** A typical browser request without a body: a path, two query parameters, six headers, two cookies. */
+const SCREENING_HEADERS = [
+  'user-agent',
+  'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36',
+  'accept',
+  'application/json, text/plain, */*',
+  'accept-language',
+  'en-GB,en;q=0.9',
+  'accept-encoding',
+  'gzip, deflate, br',
+  'referer',
+  'https://app.example.com/orders?page=1',
+  'x-request-id',
+  '0f8fad5b-d9cb-469f-a165-70867728950e',
+];
+
+export const SCREENING_TARGET_P50_US = 15;
+
+async function screeningRows(q: boolean, log: (l: string) => void): Promise<MicroRow[]> {
+  log('  screening');
+  const engine = new ScreeningEngine(
+    await loadRulesetFile(join(PACKAGE_ROOT, 'policies/screening-rules.json')),
+  );
+  const stage = createScreeningStage({
+    config: screeningConfigSchema.parse({ enabled: true }),
+    engine,
+    metrics: screeningMetrics(new Registry()),
+  });
+  const ctx = requestContext(undefined);
+  const base = {
+    ...ctx,
+    path: '/api/ac/orders/42',
+    query: 'page=2&sort=created',
+    clientHeaders: SCREENING_HEADERS,
+    headers: { ...ctx.headers, cookie: 'acgs_uid=6f1c2a9e; theme=dark' },
+  };
+  const rows: MicroRow[] = [];
+  let matched = 0;
+  rows.push(
+    measureSync(
+      'screening',
+      'screening stage, typical request without a body (path, 2 query values, 6 headers, 2 cookies)',
+      () => {
+        const c: RequestContext = { ...base, screening: null };
+        stage.run(c);
+        if (c.screening!.matches.length > 0) matched++;
+      },
+      { warmup: 2000, samples: q ? 500 : 5000 },
+      `${engine.active.ruleset.rules.length} rules`,
+    ),
+  );
+  const doc = JSON.parse(
+    JSON.stringify({
+      order: {
+        id: 42,
+        customer: "Conan O'Brien",
+        note: 'Leave it at the door; ring twice',
+        items: [] as unknown[],
+      },
+    }),
+  ) as { order: { items: unknown[] } };
+  for (let i = 0; i < 20; i++) doc.order.items.push({ sku: `SKU-${i}`, qty: i, label: `Item number ${i}` });
+  const bodyBytes = Buffer.byteLength(JSON.stringify(doc));
+  rows.push(
+    measureSync(
+      'screening',
+      `engine: the same request with a ${bodyBytes}-byte JSON body (collect values + libddwaf run)`,
+      () => {
+        const leaves = requestLeaves(base);
+        jsonLeaves(doc, leaves);
+        if (engine.inspect(leaves, 1_000_000).matches.length > 0) matched++;
+      },
+      { warmup: 500, samples: q ? 200 : 2000 },
+    ),
+  );
+  engine.close();
+  if (matched > 0) throw new Error('screening matched a benign benchmark request');
+  return rows;
+}
+
 export async function runMicro(opts: MicroOptions = {}): Promise<MicroResult> {
   const q = opts.quick ?? false;
   const log = opts.log ?? ((line: string) => process.stdout.write(`${line}\n`));
@@ -515,6 +602,7 @@ export async function runMicro(opts: MicroOptions = {}): Promise<MicroResult> {
         pending,
       )),
       ...stickyRows(q),
+      ...(await screeningRows(q, log)),
     ];
     return { rows, pending, policy: policy.policy };
   } finally {
@@ -543,6 +631,13 @@ export function microMarkdown(result: MicroResult): string {
       '',
       `Policy decision: in-process stage p99 ${fmt(p.inProcessP99Us, 1)} µs (target ≤ 50 µs: ${p.inProcessP99Us <= 50 ? 'met' : 'missed'}); ` +
         `OPA REST round trip p99 ${fmt(p.restP99Us, 1)} µs, i.e. ${fmt(p.restOverInProcessP50, 1)}× slower at p50 and ${fmt(p.restOverInProcessP99, 1)}× at p99 (target ≥ 20×: ${p.restOverInProcessP99 >= 20 && p.restOverInProcessP50 >= 20 ? 'met' : 'missed'}).`,
+    );
+  }
+  const screening = result.rows.find((r) => r.group === 'screening');
+  if (screening !== undefined) {
+    lines.push(
+      '',
+      `Screening stage (typical request without a body): p50 ${fmt(screening.p50Us, 1)} µs (target ≤ ${SCREENING_TARGET_P50_US} µs: ${screening.p50Us <= SCREENING_TARGET_P50_US ? 'met' : 'missed'}).`,
     );
   }
   for (const p of result.pending) lines.push('', `Pending: ${p}`);

@@ -19,6 +19,7 @@ export const Errors = Object.freeze({
   FORBIDDEN: spec('forbidden', 403, 'The policy denied this request'),
   NOT_FOUND: spec('not_found', 404, 'No service is routed at this path'),
   EXPECTATION_FAILED: spec('expectation_failed', 417, 'Only Expect: 100-continue is supported'),
+  REQUEST_TIMEOUT: spec('request_timeout', 408, 'The request was not received in time'),
   CONFLICT: spec('conflict', 409, 'The request conflicts with the current state'),
   PAYLOAD_TOO_LARGE: spec('payload_too_large', 413, 'The request body exceeds the configured limit'),
   UNSUPPORTED_MEDIA_TYPE: spec('unsupported_media_type', 415, 'Unsupported content type'),
@@ -31,6 +32,7 @@ export const Errors = Object.freeze({
   RATE_LIMIT_UNAVAILABLE: spec('rate_limit_unavailable', 503, 'The rate limiter is unavailable'),
   POLICY_ERROR: spec('policy_error', 503, 'The policy could not be evaluated'),
   STATE_UNAVAILABLE: spec('state_unavailable', 503, 'The shared state cannot be read right now'),
+  SCREENING_INCOMPLETE: spec('screening_incomplete', 503, 'The request could not be screened in time'),
   GATEWAY_TIMEOUT: spec('gateway_timeout', 504, 'The upstream did not answer in time'),
 } satisfies Record<string, ErrorSpec>);
 
@@ -42,17 +44,32 @@ export class GatewayError extends Error {
   readonly code: string;
   readonly status: number;
   readonly headers: Record<string, string> | undefined;
+  /** Extra fields of the error object (a refused ruleset's `diagnostics`), beside code and message. */
+  readonly details: Readonly<Record<string, unknown>> | undefined;
 
-  constructor(errorSpec: ErrorSpec, message?: string, headers?: Record<string, string>) {
+  constructor(
+    errorSpec: ErrorSpec,
+    message?: string,
+    headers?: Record<string, string>,
+    details?: Readonly<Record<string, unknown>>,
+  ) {
     super(message ?? errorSpec.message);
     this.name = 'GatewayError';
     this.code = errorSpec.code;
     this.status = errorSpec.status;
     this.headers = headers;
+    this.details = details;
   }
 }
 
-/** The JSON error body of the contract: {"error": {"code", "message", "requestId"}}. */
-export function errorBody(code: string, message: string, requestId: string): string {
-  return JSON.stringify({ error: { code, message, requestId } });
+/** The JSON error body of the contract: {"error": {"code", "message", "requestId", ...details}}. */
+export function errorBody(
+  code: string,
+  message: string,
+  requestId: string,
+  details?: Readonly<Record<string, unknown>>,
+): string {
+  return JSON.stringify({
+    error: details ? { code, message, requestId, ...details } : { code, message, requestId },
+  });
 }

@@ -95,6 +95,8 @@ export interface ScreeningMatch {
   readonly placement: string;
   /** The key path inside that placement ('q', 'user-agent', 'items.0.name'). */
   readonly key: string;
+  /** A short masked excerpt of the matched value (first characters and length), for the decision log. */
+  readonly excerpt?: string;
 }
 
 export interface ScreeningFindings {
@@ -105,6 +107,8 @@ export interface ScreeningFindings {
   readonly bodySkipped: string | null;
   /** The engine ran out of its time budget: the findings may be incomplete. */
   readonly timedOut: boolean;
+  /** More values than the engine is given (tens of thousands): the rest were not inspected. */
+  readonly truncated?: boolean;
 }
 
 /**

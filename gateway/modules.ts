@@ -14,6 +14,7 @@ import { createProxyStage } from './proxy/stage.js';
 import { rateLimitByAddressModule, rateLimitBySubjectModule } from './ratelimit/module.js';
 import { createRouteStage } from './routing/route-stage.js';
 import { createSplitStage } from './routing/split-stage.js';
+import { screeningModule } from './screening/module.js';
 
 const always = () => true;
 
@@ -79,6 +80,7 @@ export const DATA_PLANE_MODULES: readonly StageModule[] = [
   rateLimitByAddressModule,
   authModule,
   rateLimitBySubjectModule,
+  screeningModule,
   policyModule,
   splitModule,
   proxyModule,

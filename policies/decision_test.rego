@@ -33,11 +33,15 @@ test_malformed_input_is_400 if {
 test_screening_wins_over_roles if {
 	d := gateway.decision with input as request({
 		"claims": {"sub": "root", "roles": ["admin"]},
-		"query": {"q": ["' OR 1=1 --"]},
+		"screening": {
+			"matches": [{"rule": "sqli-libinjection", "category": "sqli", "where": "query", "key": "q"}],
+			"categories": ["sqli"], "body_inspected": false, "body_skipped": null,
+			"timed_out": false, "truncated": false,
+		},
 	})
 	not d.allow
 	d.status == 403
-	d.reason == "sql injection pattern in query parameter q"
+	d.reason == "sqli in query q (rule sqli-libinjection)"
 }
 
 test_refused_override_is_reported_in_a_header if {

@@ -34,6 +34,24 @@ malformed contains "input.color_override must be blue, green or null" if {
 	not valid_color_override
 }
 
+malformed contains "input.screening must be null or an object with a matches array" if {
+	is_object(input)
+	not valid_screening
+}
+
+valid_screening if object.get(input, "screening", null) == null
+
+valid_screening if {
+	is_object(input.screening)
+	is_array(input.screening.matches)
+	every m in input.screening.matches {
+		is_string(m.rule)
+		is_string(m.category)
+		is_string(m.where)
+		is_string(m.key)
+	}
+}
+
 valid_method if {
 	is_string(input.method)
 	input.method != ""

@@ -2,81 +2,150 @@ package acgs.gateway_test
 
 import data.acgs.gateway
 
-# Ordinary text that looks a little like an attack must pass.
-benign := [
-	"O'Brien", "select a plan", "rock & roll", "1 + 1 = 2", "C:/ is not a path",
-	"Eat; sleep; repeat", "cats & dogs", "wait.../ok", "it's 'and' fine", "Tom & Jerry | cat lovers",
-	"javascript is fun", "one=1", "100% sure", "a<b", "union station", "Q&A", "/var/log is a dir",
-	"en-GB,en;q=0.9", "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko)",
-]
+# Findings as the gateway's screening stage reports them (input.screening).
+finding(rule, category, where, key) := {"rule": rule, "category": category, "where": where, "key": key}
 
-attacks := {
-	"' OR 1=1 --": "sql injection pattern",
-	"x' or 'a'='a": "sql injection pattern",
-	"1 or 1=1": "sql injection pattern",
-	"1 UNION SELECT password FROM users": "sql injection pattern",
-	"1 UNION/**/ALL/**/SELECT 1": "sql injection pattern",
-	"admin'--": "sql injection pattern",
-	"1; DROP TABLE users": "sql injection pattern",
-	"1 AND sleep(5)": "sql injection pattern",
-	"SELECT * FROM information_schema.tables": "sql injection pattern",
-	"<script>alert(1)</script>": "cross-site scripting pattern",
-	"%3Cscript%3Ealert(1)": "cross-site scripting pattern",
-	"javascript:alert(1)": "cross-site scripting pattern",
-	"<img src=x onerror=alert(1)>": "cross-site scripting pattern",
-	"x\" onmouseover=\"alert(1)": "cross-site scripting pattern",
-	"data:text/html;base64,PHNjcmlwdD4=": "cross-site scripting pattern",
-	"; cat /etc/passwd": "command injection pattern",
-	"$(id)": "command injection pattern",
-	"`id`": "command injection pattern",
-	"| ls -la": "command injection pattern",
-	"&& whoami": "command injection pattern",
-	"a;${IFS}cat": "command injection pattern",
-	"../../etc/passwd": "path traversal pattern",
-	"..\\..\\windows\\win.ini": "path traversal pattern",
-	"%2e%2e%2fsecret": "path traversal pattern",
-	"..%2fsecret": "path traversal pattern",
-	"%252e%252e%252fsecret": "path traversal pattern",
-	"%c0%ae%c0%ae/secret": "path traversal pattern",
-	"file.txt%00.png": "path traversal pattern",
+screened(matches) := {
+	"matches": matches,
+	"categories": sort({m.category | some m in matches}),
+	"body_inspected": false,
+	"body_skipped": null,
+	"timed_out": false,
+	"truncated": false,
 }
 
-test_benign_look_alikes_pass if {
-	every text in benign {
-		count(gateway.violations) == 0 with input as with_query(text)
-	}
+with_findings(matches, overrides) := object.union(request({"screening": screened(matches)}), overrides)
+
+sqli_in_query := finding("sqli-libinjection", "sqli", "query", "q")
+
+test_no_findings_no_violation if {
+	d := gateway.decision with input as with_findings([], {})
+	d.allow
 }
 
-test_attacks_in_query_values_are_stopped_with_their_kind if {
-	every text, kind in attacks {
-		concat("", [kind, " in query parameter q"]) in gateway.violations with input as with_query(text)
-	}
+test_screening_off_no_violation if {
+	d := gateway.decision with input as request({"screening": null})
+	d.allow
 }
 
-test_attack_in_path_is_stopped if {
-	d := gateway.decision with input as request({"path": "/api/ac/<script>"})
+test_input_without_screening_is_accepted if {
+	d := gateway.decision with input as base_request
+	d.allow
+}
+
+test_match_denies_with_category_and_place if {
+	d := gateway.decision with input as with_findings([sqli_in_query], {})
+	not d.allow
 	d.status == 403
-	d.reason == "cross-site scripting pattern in path"
+	d.reason == "sqli in query q (rule sqli-libinjection)"
 }
 
-test_double_encoded_traversal_in_path_is_stopped if {
-	"path traversal pattern in path" in gateway.violations with input as request({"path": "/api/ac/%2e%2e%2fadmin"})
+test_every_category_denies if {
+	every category in ["sqli", "xss", "command_injection", "path_traversal", "protocol"] {
+		d := gateway.decision with input as with_findings([finding("r", category, "header", "x-a")], {})
+		d.status == 403
+		d.reason == concat("", [category, " in header x-a (rule r)"])
+	}
 }
 
-test_attack_in_query_name_is_stopped if {
-	"cross-site scripting pattern in query parameter name" in gateway.violations with input as request({"query": {"<script>": ["1"]}})
+test_match_without_key_names_only_the_place if {
+	d := gateway.decision with input as with_findings([finding("lfi-dot-dot-slash", "path_traversal", "path", "")], {})
+	d.reason == "path_traversal in path (rule lfi-dot-dot-slash)"
 }
 
-test_attack_in_screened_header_is_stopped if {
-	d := gateway.decision with input as request({"headers": {"referer": "http://x/?q=' OR 1=1 --"}})
-	d.reason == "sql injection pattern in header referer"
+test_several_matches_are_joined_sorted if {
+	d := gateway.decision with input as with_findings(
+		[finding("xss-libinjection", "xss", "body", "comment"), sqli_in_query],
+		{},
+	)
+	d.reason == "sqli in query q (rule sqli-libinjection); xss in body comment (rule xss-libinjection)"
 }
 
-test_unscreened_header_is_ignored if {
-	count(gateway.violations) == 0 with input as request({"headers": {"x-custom": "<script>"}})
+test_screening_wins_over_admin_role if {
+	d := gateway.decision with input as with_findings([sqli_in_query], {"claims": {"sub": "root", "roles": ["admin"]}})
+	d.status == 403
 }
 
-test_several_findings_are_joined_sorted if {
-	d := gateway.decision with input as with_query("; cat /etc/passwd")
-	d.reason == "command injection pattern in query parameter q; path traversal pattern in query parameter q"
+# The default data exempts sqli on gs /admin/queries for admin and gs.writer.
+gs_queries := {
+	"path": "/api/gs/admin/queries/run",
+	"segments": ["api", "gs", "admin", "queries", "run"],
+	"service": "gs",
+	"rest": "/admin/queries/run",
+	"method": "POST",
+	"claims": {"sub": "dba", "roles": ["gs.writer"]},
+}
+
+test_exemption_lets_the_route_through_for_the_role if {
+	d := gateway.decision with input as with_findings([finding("sqli-union-select", "sqli", "body", "sql")], gs_queries)
+	d.allow
+}
+
+test_exemption_needs_the_role if {
+	d := gateway.decision with input as with_findings(
+		[finding("sqli-union-select", "sqli", "body", "sql")],
+		object.union(gs_queries, {"claims": {"sub": "u", "roles": ["viewer"]}}),
+	)
+	d.status == 403
+}
+
+test_exemption_covers_only_its_category if {
+	d := gateway.decision with input as with_findings([finding("xss-libinjection", "xss", "body", "sql")], gs_queries)
+	d.status == 403
+	d.reason == "xss in body sql (rule xss-libinjection)"
+}
+
+test_exemption_covers_only_its_prefix if {
+	d := gateway.decision with input as with_findings(
+		[finding("sqli-union-select", "sqli", "body", "sql")],
+		object.union(gs_queries, {"path": "/api/gs/other", "rest": "/other"}),
+	)
+	d.status == 403
+}
+
+test_exemption_covers_only_its_service if {
+	d := gateway.decision with input as with_findings(
+		[finding("sqli-union-select", "sqli", "body", "sql")],
+		object.union(gs_queries, {"service": "ac", "path": "/api/gs/admin/queries/run"}),
+	)
+	d.status == 403
+}
+
+test_exemption_with_methods_and_no_roles if {
+	exemptions := [{"prefix": "/api/ac/search", "methods": ["GET"], "categories": ["xss"]}]
+	ok := gateway.decision with input as with_findings(
+		[finding("xss-script-tags", "xss", "query", "q")],
+		{"path": "/api/ac/search", "rest": "/search"},
+	)
+		with data.acgs.config.screening.exemptions as exemptions
+	ok.allow
+	post := gateway.decision with input as with_findings(
+		[finding("xss-script-tags", "xss", "query", "q")],
+		{"path": "/api/ac/search", "rest": "/search", "method": "POST"},
+	)
+		with data.acgs.config.screening.exemptions as exemptions
+	post.status == 403
+}
+
+test_exemption_with_empty_categories_exempts_nothing if {
+	d := gateway.decision with input as with_findings([sqli_in_query], {})
+		with data.acgs.config.screening.exemptions as [{"service": "ac", "categories": []}]
+	d.status == 403
+}
+
+test_no_exemptions_in_data if {
+	d := gateway.decision with input as with_findings([sqli_in_query], {})
+		with data.acgs.config.screening as {}
+	d.status == 403
+}
+
+test_malformed_screening_is_400 if {
+	d := gateway.decision with input as request({"screening": {"matches": "x"}})
+	d.status == 400
+	d.reason == "input.screening must be null or an object with a matches array"
+}
+
+test_malformed_match_is_400 if {
+	d := gateway.decision with input as request({"screening": screened([{"rule": 1}])})
+	d.status == 400
 }

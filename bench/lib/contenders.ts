@@ -122,7 +122,7 @@ async function startNginx(
 
 export type GatewayMode = 'minimal' | 'full';
 
-/** The gateway's YAML for a mode; `full` adds JWT, rate limit (Redis via REDIS_URL) and the policy bundle. */
+/** The gateway's YAML for a mode; `full` adds JWT, rate limit (Redis via REDIS_URL), screening and the policy bundle. */
 export function gatewayConfig(
   ctx: BenchContext,
   mode: GatewayMode,
@@ -149,7 +149,11 @@ export function gatewayConfig(
     };
     // A limit no run can reach: the stage's cost is measured, not its rejections.
     config.rateLimit = { limits: [{ name: 'per-subject', limit: 10_000_000, window: '1m', by: 'subject' }] };
-    if (ctx.bundle !== null) config.policy = { bundle: ctx.bundle.file };
+    if (ctx.bundle !== null) {
+      config.policy = { bundle: ctx.bundle.file };
+      // The shipped ruleset over path, query and headers before every decision (bench requests carry no body).
+      config.screening = { enabled: true };
+    }
   }
   return config;
 }

@@ -4,6 +4,7 @@ import { rolloutConfigSchema } from '../../rollout/config.js';
 import { authConfigSchema, serviceAuthSchema } from '../auth/config.js';
 import { policyConfigSchema } from '../policy/config.js';
 import { rateLimitConfigSchema } from '../ratelimit/config.js';
+import { screeningConfigSchema } from '../screening/config.js';
 
 // The gateway's configuration file. Every field has a default, so `{}` plus services is a valid file;
 // the embedded default lives in config/gateway.yaml. Runtime code receives the parsed, typed result.
@@ -179,6 +180,8 @@ export const configSchema = z.strictObject({
   rateLimit: rateLimitConfigSchema.prefault({}),
   /** The policy module (gateway/policy/config.ts); absent = off, unless POLICY_BUNDLE. */
   policy: policyConfigSchema.optional(),
+  /** Injection screening before the policy (gateway/screening/config.ts); on wherever a policy is. */
+  screening: screeningConfigSchema.prefault({}),
   rollout: rolloutConfigSchema,
   /** Release-gate thresholds for `acgs-gateway validate` (release/validate/criteria.ts); the gateway ignores them. */
   validation: z.unknown().optional(),

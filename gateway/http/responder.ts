@@ -18,12 +18,6 @@ import { BundleError } from '../policy/bundle-error.js';
 
 export const JSON_CONTENT_TYPE = 'application/json; charset=utf-8';
 
-const REQUEST_TIMEOUT: ErrorSpec = Object.freeze({
-  code: 'request_timeout',
-  status: 408,
-  message: 'The request was not received in time',
-});
-
 /** The HTTP meaning of an error thrown below the edge, or null when it is not a known refusal (a bug). */
 export function toGatewayError(err: unknown): GatewayError | null {
   if (err instanceof GatewayError) return err;
@@ -65,7 +59,7 @@ export class Responder {
     // A refused `Expect: 100-continue` request never got its 100: its body may or may not follow, so the
     // connection cannot be trusted for another request.
     if (ctx.expectContinue) res.shouldKeepAlive = false;
-    const body = errorBody(error.code, error.message, ctx.id);
+    const body = errorBody(error.code, error.message, ctx.id, error.details);
     const headers: string[] = [
       'content-type',
       JSON_CONTENT_TYPE,
@@ -104,7 +98,7 @@ export class Responder {
     }
     let spec: ErrorSpec = Errors.BAD_REQUEST;
     if (err.code === 'HPE_HEADER_OVERFLOW') spec = Errors.HEADERS_TOO_LARGE;
-    else if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT') spec = REQUEST_TIMEOUT;
+    else if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT') spec = Errors.REQUEST_TIMEOUT;
     this.#metrics.gatewayResponse('data', spec.code);
     const body = errorBody(spec.code, spec.message, requestIdFor(undefined));
     socket.end(
@@ -120,7 +114,7 @@ export class Responder {
     return reply
       .code(error.status)
       .header('content-type', JSON_CONTENT_TYPE)
-      .send(errorBody(error.code, error.message, String(request.id)));
+      .send(errorBody(error.code, error.message, String(request.id), error.details));
   }
 
   /**

@@ -2,6 +2,7 @@
 // so tooling that reads OPA's can read ours: one JSON line per logged decision. Switchable and sampled;
 // secrets in the input are masked and the masked paths listed in `masked`, as OPA does.
 import { randomUUID } from 'node:crypto';
+import type { ScreeningFindings, ScreeningMatch } from '../../core/types.js';
 import type { PolicyDecision } from './decision.js';
 import type { PolicyInput } from './input.js';
 
@@ -42,6 +43,8 @@ export interface DecisionLogEntry {
   readonly result: PolicyDecision;
   readonly revision: string;
   readonly evalNs: number;
+  /** The screening stage's findings: logged with a masked excerpt of each matched value, never the value. */
+  readonly screening?: ScreeningFindings | null;
 }
 
 export interface DecisionLogger {
@@ -64,7 +67,12 @@ export function createDecisionLogger(opts: DecisionLogOptions): DecisionLogger {
     sampled: () =>
       opts.enabled && opts.sampleRate > 0 && (opts.sampleRate >= 1 || random() < opts.sampleRate),
     log(entry) {
-      const { input, masked } = maskInput(entry.input, secretHeaders, secretQuery);
+      const { input, masked } = maskInput(
+        entry.input,
+        secretHeaders,
+        secretQuery,
+        entry.screening?.matches ?? NO_MATCHES,
+      );
       const line: Record<string, unknown> = {
         labels,
         decision_id: randomUUID(),
@@ -78,28 +86,51 @@ export function createDecisionLogger(opts: DecisionLogOptions): DecisionLogger {
         request_id: entry.requestId,
       };
       if (masked.length > 0) line.masked = masked;
+      const findings = entry.screening;
+      if (findings && findings.matches.length > 0) {
+        line.screening = findings.matches.map((m) => ({
+          rule: m.rule,
+          category: m.category,
+          where: m.placement,
+          key: m.key,
+          excerpt: m.excerpt ?? '',
+        }));
+      }
       write(line);
     },
   };
 }
 
-/** A copy of `input` with secrets replaced; copies only the parts that change. */
+const NO_MATCHES: readonly ScreeningMatch[] = [];
+
+/**
+ * A copy of `input` with secrets replaced, and the query values and headers a screening rule matched
+ * (an attacker's payload is not worth a log line: the screening section has its masked excerpt).
+ * Copies only the parts that change.
+ */
 export function maskInput(
   input: PolicyInput,
   secretHeaders: ReadonlySet<string>,
   secretQuery: ReadonlySet<string>,
+  matches: readonly ScreeningMatch[] = NO_MATCHES,
 ): { input: PolicyInput; masked: string[] } {
   const masked: string[] = [];
+  const matchedHeaders = new Set<string>();
+  const matchedQuery = new Set<string>();
+  for (const m of matches) {
+    if (m.placement === 'header') matchedHeaders.add(m.key);
+    else if (m.placement === 'query') matchedQuery.add(m.key);
+  }
   let headers = input.headers;
   for (const name of Object.keys(input.headers)) {
-    if (!secretHeaders.has(name)) continue;
+    if (!secretHeaders.has(name) && !matchedHeaders.has(name)) continue;
     if (headers === input.headers) headers = { ...input.headers };
     (headers as Record<string, unknown>)[name] = MASK;
     masked.push(`/input/headers/${name}`);
   }
   let query = input.query;
   for (const name of Object.keys(input.query)) {
-    if (!secretQuery.has(name.toLowerCase())) continue;
+    if (!secretQuery.has(name.toLowerCase()) && !matchedQuery.has(name)) continue;
     if (query === input.query) query = { ...input.query };
     (query as Record<string, unknown>)[name] = [MASK];
     masked.push(`/input/query/${name}`);

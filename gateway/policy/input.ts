@@ -1,6 +1,6 @@
 // The policy input document (policies/README.md). Built once per request from the RequestContext;
 // only what the policy reads is copied, and the query string is parsed here exactly once.
-import type { Claims, Color, RequestContext } from '../../core/types.js';
+import type { Claims, Color, RequestContext, ScreeningFindings } from '../../core/types.js';
 
 export interface PolicyInput {
   readonly method: string;
@@ -20,6 +20,28 @@ export interface PolicyInput {
   readonly service: string | null;
   readonly rest: string;
   readonly color_override: Color | null;
+  /** What the screening stage found; null when screening is off. */
+  readonly screening: PolicyScreening | null;
+}
+
+/** The screening stage's findings as the policy sees them: rule ids and where, never the values. */
+export interface PolicyScreening {
+  readonly matches: readonly {
+    readonly rule: string;
+    readonly category: string;
+    /** 'path', 'query', 'header', 'cookie', 'body'. */
+    readonly where: string;
+    readonly key: string;
+  }[];
+  /** The matched categories, sorted, each once. */
+  readonly categories: readonly string[];
+  readonly body_inspected: boolean;
+  /** Why a present body was not inspected: 'too_large', 'content_type', 'encoding', 'unknown_length'. */
+  readonly body_skipped: string | null;
+  /** The engine ran out of its time budget: the matches may be incomplete. */
+  readonly timed_out: boolean;
+  /** More values than the engine is given: the rest were not inspected. */
+  readonly truncated: boolean;
 }
 
 /** Input of the admin_decision entrypoint. */
@@ -46,6 +68,32 @@ export function buildPolicyInput(ctx: RequestContext): PolicyInput {
     service: ctx.service,
     rest: ctx.rest,
     color_override: ctx.colorOverride,
+    screening: ctx.screening === null ? null : policyScreening(ctx.screening),
+  };
+}
+
+const NO_MATCHES: PolicyScreening['matches'] = Object.freeze([]);
+
+export function policyScreening(findings: ScreeningFindings): PolicyScreening {
+  const n = findings.matches.length;
+  let matches = NO_MATCHES;
+  let categories: string[] = [];
+  if (n > 0) {
+    matches = findings.matches.map((m) => ({
+      rule: m.rule,
+      category: m.category,
+      where: m.placement,
+      key: m.key,
+    }));
+    categories = [...new Set(findings.matches.map((m) => m.category))].sort();
+  }
+  return {
+    matches,
+    categories,
+    body_inspected: findings.bodyInspected,
+    body_skipped: findings.bodySkipped,
+    timed_out: findings.timedOut,
+    truncated: findings.truncated === true,
   };
 }
 

@@ -49,6 +49,7 @@ export function createPolicyStage(opts: PolicyStageOptions): Stage {
           result: decision,
           revision,
           evalNs,
+          screening: ctx.screening,
         });
       }
       if (decision.error !== undefined) {

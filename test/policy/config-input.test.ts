@@ -83,6 +83,7 @@ describe('policy input', () => {
       service: 'ac',
       rest: '/items/42',
       color_override: 'green',
+      screening: null,
     });
   });
 

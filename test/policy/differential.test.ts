@@ -3,14 +3,22 @@
 // helper rule that maps the decision over an array of inputs.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { Registry } from 'prom-client';
 import { DEFAULT_POLICY_DIR } from '../../cli/policy.js';
 import type { Color } from '../../core/types.js';
 import { parseBundle } from '../../gateway/policy/bundle.js';
 import { createWasmEngine, type WasmPolicyEngine } from '../../gateway/policy/engine.js';
 import { type AdminPolicyInput, buildPolicyInput, type PolicyInput } from '../../gateway/policy/input.js';
+import { screeningConfigSchema } from '../../gateway/screening/config.js';
+import { ScreeningEngine } from '../../gateway/screening/engine.js';
+import { screeningMetrics } from '../../gateway/screening/metrics.js';
+import { buildRuleset } from '../../gateway/screening/ruleset-loader.js';
+import { createScreeningStage } from '../../gateway/screening/stage.js';
+import { PACKAGE_ROOT } from '../../gateway/util/package-root.js';
 import { buildBundle, makeCtx, OPA, type TempDir, tempDir } from './helpers.js';
 
 const CASES = 600;
@@ -68,6 +76,17 @@ const SERVICES = ['ac', 'integrity', 'fv', 'gs', 'pgc', 'unknown', null];
 const METHODS = ['GET', 'HEAD', 'OPTIONS', 'POST', 'PUT', 'PATCH', 'DELETE'];
 const ROLES = ['ac.writer', 'fv.writer', 'gs.writer', 'admin', 'tester', 'viewer', 'operator'];
 
+// The real screening stage fills input.screening, so the policy decides on real findings (rule ids,
+// categories, places) and the exemption in policies/data.json is exercised too.
+const screeningEngine = new ScreeningEngine(
+  buildRuleset(readFileSync(join(PACKAGE_ROOT, 'policies/screening-rules.json'), 'utf8')),
+);
+const screening = createScreeningStage({
+  config: screeningConfigSchema.parse({ enabled: true, budgetUs: 1_000_000 }),
+  engine: screeningEngine,
+  metrics: screeningMetrics(new Registry()),
+});
+
 function generate(rand: () => number): unknown[] {
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)] as T;
   const inputs: unknown[] = [];
@@ -77,7 +96,9 @@ function generate(rand: () => number): unknown[] {
     const path =
       rand() < 0.1
         ? pick(['/healthz', '/readyz', '/readyz/x', '/healthzz', '/'])
-        : `/api/${service ?? 'none'}/${segment}`;
+        : rand() < 0.1
+          ? `/api/gs/admin/queries/${segment}`
+          : `/api/${service ?? 'none'}/${segment}`;
     const query = new URLSearchParams();
     const nq = Math.floor(rand() * 3);
     for (let q = 0; q < nq; q++) query.append(rand() < 0.1 ? pick(TEXT) : `p${q}`, pick(TEXT));
@@ -86,21 +107,22 @@ function generate(rand: () => number): unknown[] {
     if (rand() < 0.2) headers['x-custom'] = pick(TEXT);
     const roles = ROLES.filter(() => rand() < 0.2);
     const claims = rand() < 0.5 ? null : { sub: `u${i}`, roles: rand() < 0.2 ? roles.join(' ') : roles };
-    const input: PolicyInput = buildPolicyInput(
-      makeCtx({
-        method: pick(METHODS),
-        path,
-        query: query.toString(),
-        headers,
-        service,
-        claims,
-        clientIp: rand() < 0.5 ? '10.0.0.1' : '2001:db8::1',
-        colorOverride: pick<Color | null>(['blue', 'green', null, null]),
-      }),
-    );
+    const ctx = makeCtx({
+      method: pick(METHODS),
+      path,
+      query: query.toString(),
+      headers,
+      service,
+      claims,
+      clientIp: rand() < 0.5 ? '10.0.0.1' : '2001:db8::1',
+      colorOverride: pick<Color | null>(['blue', 'green', null, null]),
+    });
+    // Most requests screened (as with screening on), some not (screening off: null).
+    if (rand() < 0.8) screening.run(ctx);
+    const input: PolicyInput = buildPolicyInput(ctx);
     // A few deliberately broken inputs: the 400 branch must agree too.
     if (rand() < 0.05)
-      inputs.push({ ...input, [pick(['method', 'path', 'segments', 'query', 'headers'])]: 7 });
+      inputs.push({ ...input, [pick(['method', 'path', 'segments', 'query', 'headers', 'screening'])]: 7 });
     else inputs.push(input);
   }
   return inputs;
@@ -181,7 +203,10 @@ describe('wasm engine vs opa eval', () => {
     });
     await writeFile(join(dir.path, 'difftest.rego'), HELPER);
   });
-  after(() => dir.remove());
+  after(() => {
+    screeningEngine.close();
+    return dir.remove();
+  });
 
   test(`${CASES} generated requests and ${ADMIN_CASES} admin actions decide identically`, async () => {
     const rand = prng(0xac65);
@@ -196,9 +221,11 @@ describe('wasm engine vs opa eval', () => {
 
     const mismatches: string[] = [];
     let denied = 0;
+    let screened = 0;
     cases.forEach((input, i) => {
       const actual = engine.evaluate(input as PolicyInput);
       if (!actual.allow) denied++;
+      if (actual.status === 403 && / \(rule [\w.-]+\)/.test(actual.reason)) screened++;
       try {
         assert.deepEqual(actual, expected[i]);
       } catch {
@@ -220,5 +247,6 @@ describe('wasm engine vs opa eval', () => {
     assert.deepEqual(mismatches.slice(0, 5), [], `${mismatches.length} mismatches`);
     // The generator must exercise both outcomes, or the comparison proves little.
     assert.ok(denied > CASES * 0.2 && denied < CASES * 0.9, `denied ${denied} of ${CASES}`);
+    assert.ok(screened > CASES * 0.1, `denied by screening ${screened} of ${CASES}`);
   });
 });

@@ -7,6 +7,7 @@ import { checkDecision } from '../../gateway/policy/decision.js';
 import { createDecisionLogger, MASK } from '../../gateway/policy/decision-log.js';
 import { PolicyManager } from '../../gateway/policy/manager.js';
 import { createPolicyStage } from '../../gateway/policy/stage.js';
+import { screen } from '../screening/support/screen.js';
 import { buildBundle, makeCtx, recordingLogger, type TempDir, tempDir } from './helpers.js';
 import { createStaticEngine } from './static-engine.js';
 
@@ -58,8 +59,8 @@ describe('policy stage', () => {
       (e: unknown) => e instanceof GatewayError && e.status === 403 && e.code === 'forbidden',
     );
     assert.throws(
-      () => stage.run(makeCtx({ query: 'q=%27%20OR%201%3D1%20--' })),
-      (e: unknown) => e instanceof GatewayError && e.status === 403 && /sql injection/.test(e.message),
+      () => stage.run(screen(makeCtx({ query: 'q=%27%20OR%201%3D1%20--' }))),
+      (e: unknown) => e instanceof GatewayError && e.status === 403 && /^sqli in query q /.test(e.message),
     );
     const decisions = await metric(registry, 'acgs_policy_decisions_total');
     const byResult = Object.fromEntries(
