@@ -17,9 +17,8 @@ export interface HeaderRules {
   readonly reserved: ReadonlySet<string>;
 }
 
-// RFC 9110 §7.6.1: connection-specific fields a proxy must not forward, plus the de-facto ones.
-// `expect` is answered by the gateway itself (100-continue), so it is consumed here, not passed on.
-const HOP_BY_HOP = new Set([
+/** RFC 9110 §7.6.1: connection-specific fields a proxy must not forward, plus the de-facto ones. */
+export const HOP_BY_HOP_FIELDS = [
   'connection',
   'keep-alive',
   'proxy-authenticate',
@@ -29,8 +28,10 @@ const HOP_BY_HOP = new Set([
   'trailer',
   'transfer-encoding',
   'upgrade',
-  'expect',
-]);
+] as const;
+
+// `expect` is answered by the gateway itself (100-continue), so it is consumed here, not passed on.
+const HOP_BY_HOP = new Set<string>([...HOP_BY_HOP_FIELDS, 'expect']);
 
 /**
  * Set by the gateway on every upstream request (the forwarder appends them), never copied from the client.

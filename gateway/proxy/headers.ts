@@ -1,20 +1,9 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Color, RequestContext } from '../../core/types.js';
+import { connectionListed, HOP_BY_HOP_FIELDS } from '../identity/request-headers.js';
 
-import { connectionListed } from '../identity/request-headers.js';
-
-// RFC 9110 §7.6.1: connection-specific response fields a proxy must not forward, plus the de-facto ones.
-const HOP_BY_HOP = new Set([
-  'connection',
-  'keep-alive',
-  'proxy-authenticate',
-  'proxy-authorization',
-  'proxy-connection',
-  'te',
-  'trailer',
-  'transfer-encoding',
-  'upgrade',
-]);
+/** Connection-specific response fields (RFC 9110 §7.6.1): never relayed to the client. */
+const HOP_BY_HOP = new Set<string>(HOP_BY_HOP_FIELDS);
 
 /**
  * The upstream request headers as a flat [name, value, ...] list (undici takes it without copying into an
