@@ -306,6 +306,7 @@ describe('docker/Dockerfile', () => {
       'bin',
       'config',
       'package.json',
+      'policies/screening-rules.json', // the screening module's shipped ruleset
     ]);
     const user = runtime.filter((s) => s.instruction === 'USER').at(-1)?.args;
     assert.ok(user && user !== 'root' && user !== '0', `runs as ${user}`);

@@ -15,21 +15,11 @@ import {
   type ResolvedConfig,
   resolveConfig,
 } from '../../gateway/config/load.js';
+import { configSchema } from '../../gateway/config/schema.js';
 import { params } from './support.js';
 
-const SECTIONS = [
-  'server',
-  'admin',
-  'proxy',
-  'services',
-  'redis',
-  'logging',
-  'demo',
-  'auth',
-  'rateLimit',
-  'policy',
-  'rollout',
-];
+/** Every top-level section the schema knows (a new module's section counts at once). */
+const SECTIONS = Object.keys(configSchema.shape);
 const NO_ENV: NodeJS.ProcessEnv = {};
 
 /** Every problem names where it is: `(root)`, a section path (`services.ac.blue.upstreams[0]`) or a variable. */

@@ -249,7 +249,7 @@ describe('pipeline and a terminal Ctrl-C', () => {
     running.child.stdout!.on('data', (c) => {
       out += c;
     });
-    await waitFor('validate to start', () => /validate staging http/.test(out), 30_000, 50);
+    await waitFor('validate to start', () => /validate staging http/.test(out), 60_000, 50); // two tsx start-ups (pipeline, then validate): slow on a busy 2-core machine
     process.kill(-running.child.pid!, 'SIGINT');
     const r = await running;
     assert.equal(r.code, 130, r.stdout + r.stderr);
