@@ -19,8 +19,8 @@ import {
   failed,
   message,
   PROMETHEUS,
-  policiesWithoutSqliRule,
   ROOT,
+  rulesetWithoutQuoteBooleanSqli,
   runValidate,
   startAlertmanager,
   startPrometheus,
@@ -62,7 +62,7 @@ writeFileSync(CRITERIA, 'health: { deadline: 10s }\nlatency: { samplesPerService
 
 describe('acgs-gateway validate against real deployments', { skip }, () => {
   const bundle = join(dir, 'bundle.tar.gz');
-  const otherRevision = join(dir, 'bundle-no-sqli-rule.tar.gz');
+  const otherRevision = join(dir, 'bundle-release-2.tar.gz');
   const upstreams: TestUpstream[] = [];
   const gateways: GatewayProcess[] = [];
   const daemons: Daemon[] = [];
@@ -100,7 +100,7 @@ describe('acgs-gateway validate against real deployments', { skip }, () => {
 
   before(async () => {
     buildBundle(join(ROOT, 'policies'), bundle, 'release-1');
-    buildBundle(policiesWithoutSqliRule(dir), otherRevision, 'release-2-no-sqli-rule');
+    buildBundle(join(ROOT, 'policies'), otherRevision, 'release-2');
     const blue = await startUpstream('blue');
     const green = await startUpstream('green');
     let n = 0;
@@ -275,7 +275,7 @@ describe('acgs-gateway validate against real deployments', { skip }, () => {
     assert.deepEqual(failed(run), ['health.consistency']);
     assert.match(
       message(run, 'health.consistency'),
-      /revisions differ: .* runs release-1, .* runs release-2-no-sqli-rule/,
+      /revisions differ: .* runs release-1, .* runs release-2/,
     );
   });
 
@@ -320,8 +320,9 @@ describe('acgs-gateway validate against real deployments', { skip }, () => {
     );
   });
 
-  test('a screening rule removed from the policy fails security.sqli, naming what got through', async () => {
+  test('a screening rule removed fails security.sqli, naming what got through', async () => {
     assert.ok(baseline, 'runs after the baseline');
+    await admin(alt, 'PUT', '/admin/screening/rules', rulesetWithoutQuoteBooleanSqli(), 'application/json');
     const run = await runValidate(dir, args([alt], '--only', 'security'), SIGNING_ENV);
     assert.equal(verdicts(run)['security.sqli'], 'fail', run.stdout);
     const details = run.report!.checks.find((c) => c.name === 'security.sqli')!.details as {
