@@ -141,7 +141,7 @@ export function applyReply(e: BatchedEntry, w: number, curr: number, prev: numbe
 export function restoreBatch(e: BatchedEntry): void {
   const p = e.pending;
   const i = e.flying;
-  const idx = p.w > i.w ? p.w : i.w;
+  const idx = Math.max(p.w, i.w);
   roll(p, idx);
   roll(i, idx);
   p.curr += i.curr;
