@@ -125,7 +125,7 @@ function perWindow(answers: Answer[]): Map<number, number> {
   return out;
 }
 
-/** README "Batched sync": (R - 1) × (min(N, λT) + 2λd + 1), λ per replica per ms, d at most the timeout. */
+/** README "Batched sync": (R - 1) × (min(N, λT) + 2λd + 1), λ per replica per ms, d below the timeout (asserted). */
 function bound(perReplicaPerMs: number): number {
   return (REPLICAS - 1) * (Math.min(N, perReplicaPerMs * INTERVAL_MS) + 2 * perReplicaPerMs * TIMEOUT_MS + 1);
 }
@@ -196,6 +196,12 @@ describe('a batched limit shared by two gateway processes through a private Redi
       `(${exactCalls} EVAL* / ${exactDecisions})`;
     t.diagnostic(line);
     console.log(`[e2e numbers] ${line}`);
+    // No sync was abandoned, so every round trip d was below the timeout the bound is computed with.
+    assert.equal(
+      sumBoth(m1, 'acgs_ratelimit_redis_syncs_total', { result: 'timeout' }) -
+        sumBoth(m0, 'acgs_ratelimit_redis_syncs_total', { result: 'timeout' }),
+      0,
+    );
     assert.ok(worst <= LIMIT + excess, `a window admitted ${worst}`);
     assert.ok(whole.length >= 2 && whole.every((n) => n >= LIMIT), 'every whole window reached the limit');
     assert.ok(syncs / decisions < 0.25, 'far fewer Redis calls than decisions');
