@@ -455,19 +455,32 @@ async function rateLimitRows(
         'latency per call under concurrency; ops/s is the total rate',
       ),
     );
-    const redisStages = createRateLimitStages({ config, redis, registry: new Registry(), logger: silent });
-    rows.push(
-      await measureAsync(
-        'ratelimit',
-        'Redis: rate-limit stage (one at a time)',
-        () => {
-          resetContext(ctx);
-          return redisStages.afterAuth.run(ctx);
-        },
-        { warmup: 500, samples: q ? 1000 : 5000 },
-      ),
-    );
-    await redisStages.close();
+    // The same limit kept both ways: one script per decision, and batched (the default for counter).
+    for (const sync of ['per-request', 'batched'] as const) {
+      const redisStages = createRateLimitStages({
+        config: parseRateLimitConfig({
+          keyPrefix: 'acgs-bench:rl:',
+          limits: [{ name: 'per-subject', limit: 10_000_000, window: '1m', by: 'subject', sync }],
+        }),
+        redis,
+        registry: new Registry(),
+        logger: silent,
+      });
+      rows.push(
+        await measureAsync(
+          'ratelimit',
+          sync === 'batched'
+            ? 'Redis batched: rate-limit stage (local decision, key synced every 100 ms)'
+            : 'Redis per-request: rate-limit stage (one at a time)',
+          () => {
+            resetContext(ctx);
+            return redisStages.afterAuth.run(ctx);
+          },
+          { warmup: 500, samples: q ? 1000 : 5000 },
+        ),
+      );
+      await redisStages.close();
+    }
     // Only this benchmark's own keys.
     let cursor = '0';
     do {

@@ -41,9 +41,25 @@ const limitSchema = z
       .strict()
       .prefault({}),
     failMode: z.enum(['open', 'closed']).default('open'),
+    /**
+     * How a limit shared through Redis is kept. batched (default for counter): decided from local counts
+     * plus the fleet total last read from Redis, synchronised in batches (README "Batched sync").
+     * per-request (default, and the only choice, for log): one atomic script per decision.
+     */
+    sync: z.enum(['batched', 'per-request']).optional(),
+    /** batched: local admissions of a key that trigger a sync before the interval ends (README for the default). */
+    maxLocalHits: z.number().int().positive().max(MAX_LIMIT).optional(),
   })
   .strict()
   .superRefine((l, ctx) => {
+    if (l.algorithm === 'log' && l.sync === 'batched') {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['sync'],
+        message:
+          "the log algorithm is exact only with one script per decision: use 'per-request' or algorithm 'counter'",
+      });
+    }
     if (l.algorithm === 'log' && l.limit > MAX_LOG_LIMIT) {
       ctx.addIssue({
         code: 'custom',
@@ -52,7 +68,11 @@ const limitSchema = z
       });
     }
   })
-  .transform(({ window, ...rest }) => ({ ...rest, windowMs: window }));
+  .transform(({ window, sync, ...rest }) => ({
+    ...rest,
+    windowMs: window,
+    sync: sync ?? (rest.algorithm === 'log' ? 'per-request' : 'batched'),
+  }));
 
 export const rateLimitConfigSchema = z
   .object({
@@ -65,6 +85,16 @@ export const rateLimitConfigSchema = z
      * ceil(limit / replicas) from its memory, so the fleet as a whole stays near the limit.
      */
     replicas: z.number().int().positive().default(1),
+    /** Batched limits (see `limits[].sync`): how often and after how many local hits a key is synchronised. */
+    sync: z
+      .object({
+        /** Longest a local admission waits before the fleet hears of it. */
+        intervalMs: z.number().int().min(10).max(10_000).default(100),
+        /** Default of `limits[].maxLocalHits` for every batched limit that sets none. */
+        maxLocalHits: z.number().int().positive().max(MAX_LIMIT).optional(),
+      })
+      .strict()
+      .prefault({}),
     memory: z
       .object({ maxKeys: z.number().int().positive().default(100_000) })
       .strict()
@@ -89,6 +119,17 @@ export const rateLimitConfigSchema = z
 export type RateLimitConfig = z.output<typeof rateLimitConfigSchema>;
 export type RateLimitConfigInput = z.input<typeof rateLimitConfigSchema>;
 export type LimitConfig = RateLimitConfig['limits'][number];
+
+/**
+ * Local admissions of one key after which a batched limit syncs before its interval ends: the limit's own
+ * `maxLocalHits`, else the section's, else a tenth of the limit spread over the other replicas, so that
+ * the (replicas - 1) × maxLocalHits term of the over-admission bound stays within 10 % of the limit.
+ */
+export function maxLocalHitsOf(config: RateLimitConfig, limit: LimitConfig): number {
+  const explicit = limit.maxLocalHits ?? config.sync.maxLocalHits;
+  if (explicit !== undefined) return explicit;
+  return Math.max(1, Math.floor(limit.limit / (10 * Math.max(1, config.replicas - 1))));
+}
 
 /** Parses the `rateLimit:` section; throws an Error listing every problem with its path. */
 export function parseRateLimitConfig(input: unknown): RateLimitConfig {

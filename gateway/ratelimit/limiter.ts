@@ -1,6 +1,8 @@
 // One configured limit: asks its store, and when Redis cannot answer applies the limit's failMode.
 import type { Counter } from 'prom-client';
 import { Errors, GatewayError } from '../../core/errors.js';
+import { MutableDecision } from './batched-counter.js';
+import type { BatchedStore } from './batched-store.js';
 import type { LimitConfig } from './config.js';
 import type { MemoryStore } from './memory-store.js';
 import type { DecisionResult, RateLimitMetrics } from './metrics.js';
@@ -17,6 +19,10 @@ export interface LimiterOptions {
   readonly metrics: RateLimitMetrics;
   /** Replicas sharing the limit; the fallback enforces this replica's share of it. */
   readonly replicas: number;
+  /** Set for `sync: batched` limits on Redis: decided locally, synchronised in batches (then `store` is unused). */
+  readonly batched?: BatchedStore | null;
+  /** Local admissions of a key that trigger its sync (batched only). */
+  readonly maxLocalHits?: number;
 }
 
 export class Limiter {
@@ -27,6 +33,13 @@ export class Limiter {
   /** ceil so that a small limit spread over many replicas still admits someone. */
   private readonly fallbackLimit: number;
   private readonly counters: Record<DecisionResult, Counter.Internal>;
+  private readonly batched: BatchedStore | null;
+  private readonly maxLocalHits: number;
+  /**
+   * The batched store writes its answers here: no object per decision. The stage reads a decision before
+   * this limiter decides again, except with several tiers of which one waits for Redis (it copies then).
+   */
+  private readonly scratch = new MutableDecision();
 
   constructor(opts: LimiterOptions) {
     this.config = opts.config;
@@ -34,6 +47,8 @@ export class Limiter {
     this.fallback = opts.fallback;
     this.health = opts.health;
     this.fallbackLimit = Math.ceil(opts.config.limit / opts.replicas);
+    this.batched = opts.batched ?? null;
+    this.maxLocalHits = opts.maxLocalHits ?? 1;
     const d = opts.metrics.decisions;
     const name = opts.config.name;
     this.counters = {
@@ -46,11 +61,18 @@ export class Limiter {
   }
 
   /**
-   * Counts one request of `key`. Synchronous with the memory store; with Redis, a promise that settles
-   * within the Redis timeout. Rejects with a 503 GatewayError when Redis fails and failMode is closed.
+   * Counts one request of `key`. Synchronous with the memory store and batched limits (the answer may be
+   * the limiter's reused scratch object); per-request on Redis, a promise that settles within the Redis
+   * timeout. Rejects with a 503 GatewayError when Redis fails and failMode is closed.
    */
   decide(key: string, nowMs: number): LimitDecision | Promise<LimitDecision> {
     const c = this.config;
+    const b = this.batched;
+    if (b !== null) {
+      // Never waits: local counts plus the fleet's last known total, or the failMode when Redis is distrusted.
+      const local = b.hit(key, c.limit, c.windowMs, this.maxLocalHits, nowMs, this.scratch);
+      return local !== null ? this.counted(local) : this.onUnavailable(b.unavailable, key, nowMs);
+    }
     const d = this.store.hit(key, c.limit, c.windowMs, c.algorithm, nowMs);
     if (!(d instanceof Promise)) return this.counted(d);
     return d.then(this.onShared, (err: unknown) => this.onUnavailable(err, key, nowMs));

@@ -12,6 +12,8 @@ export interface RateLimitMetrics {
   readonly redisFailures: Counter<'reason'>;
   /** 1 while the last Redis decision succeeded, 0 after a failure. */
   readonly redisUp: Gauge;
+  /** Batched limits: sync calls to Redis by result (ok, error, timeout). Per decision: divide by decisions. */
+  readonly syncs: Counter<'result'>;
 }
 
 /** Reuses series already in the registry, so stages can be rebuilt (configuration reload, tests) on one registry. */
@@ -39,7 +41,15 @@ export function createRateLimitMetrics(registry: Registry): RateLimitMetrics {
       help: '1 while rate-limit decisions reach Redis, 0 while they fall back',
       registers: [registry],
     });
-  return { decisions, redisFailures, redisUp };
+  const syncs =
+    (registry.getSingleMetric('acgs_ratelimit_redis_syncs_total') as Counter<'result'> | undefined) ??
+    new Counter({
+      name: 'acgs_ratelimit_redis_syncs_total',
+      help: 'Batched rate-limit syncs sent to Redis, by result (ok, error, timeout)',
+      labelNames: ['result'] as const,
+      registers: [registry],
+    });
+  return { decisions, redisFailures, redisUp, syncs };
 }
 
 export const UNAVAILABLE_REASONS: readonly UnavailableReason[] = [

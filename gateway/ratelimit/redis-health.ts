@@ -21,8 +21,14 @@ export class RedisHealth {
     metrics.redisUp.set(1);
   }
 
+  /** A decision could not use Redis: counted, and logged when it is the first since Redis last answered. */
   failure(reason: UnavailableReason, cause: unknown): void {
     this.failures[reason].inc();
+    this.down(reason, cause);
+  }
+
+  /** Redis failed outside a decision (a batched sync): logged once, no decision counted. */
+  down(reason: UnavailableReason, cause: unknown): void {
     if (!this.up) return;
     this.up = false;
     this.metrics.redisUp.set(0);

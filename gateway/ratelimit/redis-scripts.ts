@@ -95,3 +95,47 @@ local retry = 0                                         -- 0 when admitted
 if allowed == 0 then retry = reset end                  -- a rejected client may retry once a slot frees
 return {allowed, remaining, reset, retry}               -- four integers
 `;
+
+/**
+ * KEYS[1] hash {w, c, p} (the counter's); ARGV windowMs, bw, bc, bp, nowMs|''. Adds a batch of admissions a
+ * replica already made (bc in fixed window bw, bp in bw - 1) and returns {w, c, p, nowMs}: the fleet's
+ * counts the replica decides from until its next sync. Mirrors syncApply (batched-counter.ts).
+ */
+export const SYNC_LUA = `
+local key = KEYS[1]                                     -- hash of one (limit, client), shared with COUNTER_LUA
+local window = tonumber(ARGV[1])                        -- window length in ms
+local bw = tonumber(ARGV[2])                            -- fixed window of the batch's bc admissions
+local bc = tonumber(ARGV[3])                            -- admissions in window bw
+local bp = tonumber(ARGV[4])                            -- admissions in window bw - 1
+local now = tonumber(ARGV[5])                           -- the caller's clock in ms, nil when '' (use the server's)
+if not now then                                         -- server clock: every replica reads the same one
+  local t = redis.call('TIME')                          -- {seconds, microseconds}
+  now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) -- milliseconds since the epoch
+end                                                     -- now is set
+local idx = math.floor(now / window)                    -- index of the fixed window that contains now
+local state = redis.call('HMGET', key, 'w', 'c', 'p')   -- stored window index and counts, false when absent
+if not state[1] and bc + bp == 0 then                   -- a read of a key nobody counted:
+  return {idx, 0, 0, now}                               --   nothing to store
+end                                                     -- the key is (or will be) stored
+local w = tonumber(state[1]) or idx                     -- a new key starts in the current window
+local curr = tonumber(state[2]) or 0                    -- admitted in window w
+local prev = tonumber(state[3]) or 0                    -- admitted in window w - 1
+if w > idx then idx = w end                             -- stored from a clock ahead of this one: the newer window
+if bw > idx then idx = bw end                           -- a batch from a clock ahead: the newer window
+if w == idx - 1 then                                    -- one window boundary crossed:
+  prev = curr                                           --   the current count becomes the previous one
+  curr = 0                                              --   and the new window starts empty
+elseif w < idx - 1 then                                 -- two or more crossed:
+  prev = 0                                              --   nothing of the previous window overlaps any more
+  curr = 0                                              --   and the new window starts empty
+end                                                     -- state now describes window idx
+if bw == idx then                                       -- the batch is of this window:
+  curr = curr + bc                                      --   its current admissions
+  prev = prev + bp                                      --   and those of the window before
+elseif bw == idx - 1 then                               -- the batch is of the previous window:
+  prev = prev + bc                                      --   its current admissions are now the previous ones
+end                                                     -- older admissions weigh in no decision any more
+redis.call('HSET', key, 'w', idx, 'c', curr, 'p', prev) -- store the rolled-over state
+redis.call('PEXPIRE', key, (idx + 2) * window - now)    -- worthless once two windows old: let Redis drop it
+return {idx, curr, prev, now}                           -- the fleet's counts, and the clock they follow
+`;

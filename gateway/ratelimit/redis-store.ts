@@ -3,7 +3,9 @@
 // `timeoutMs`: it rejects with StoreUnavailableError and the limiter applies the limit's failMode.
 import { randomBytes } from 'node:crypto';
 import type { Redis, RedisOptions } from 'ioredis';
-import { COUNTER_LUA, LOG_LUA } from './redis-scripts.js';
+import type { SyncReply } from './batched-counter.js';
+import { RedisLink, TIMEOUT } from './redis-link.js';
+import { COUNTER_LUA, LOG_LUA, SYNC_LUA } from './redis-scripts.js';
 import { type Algorithm, type LimitDecision, type RateLimitStore, StoreUnavailableError } from './store.js';
 
 /**
@@ -21,6 +23,7 @@ export const recommendedRedisOptions = {
 
 const COUNTER_COMMAND = 'acgsRateLimitCounter';
 const LOG_COMMAND = 'acgsRateLimitLog';
+const SYNC_COMMAND = 'acgsRateLimitSync';
 
 type ScriptReply = [allowed: number, remaining: number, resetMs: number, retryAfterMs: number];
 
@@ -38,13 +41,15 @@ interface RateLimitCommands {
     nowMs: number | '',
     member: string,
   ): Promise<ScriptReply>;
+  acgsRateLimitSync(
+    key: string,
+    windowMs: number,
+    bw: number,
+    bc: number,
+    bp: number,
+    nowMs: number | '',
+  ): Promise<SyncReply>;
 }
-
-// Reused rejections: during an outage every request takes this path, and a fresh Error per request would
-// capture a stack trace each time.
-const DISCONNECTED = new StoreUnavailableError('disconnected');
-const TIMEOUT = new StoreUnavailableError('timeout');
-const BACKOFF = new StoreUnavailableError('backoff');
 
 export interface RedisStoreOptions {
   /** Shared with the rest of the gateway; the store defines its scripts on it and never closes it. */
@@ -61,6 +66,8 @@ export interface RedisStoreOptions {
    * decision probes it: a hung Redis costs a request nothing instead of the full timeout. Default 1 s.
    */
   readonly backoffMs?: number;
+  /** Back-off state shared with the batched store of the same client; made here when not given. */
+  readonly link?: RedisLink;
 }
 
 /** Defines the scripts once per client (EVALSHA, falling back to EVAL after a Redis restart flushed them). */
@@ -71,6 +78,9 @@ function defineScripts(redis: Redis): RateLimitCommands {
   }
   if (typeof commands.acgsRateLimitLog !== 'function') {
     redis.defineCommand(LOG_COMMAND, { numberOfKeys: 1, lua: LOG_LUA });
+  }
+  if (typeof commands.acgsRateLimitSync !== 'function') {
+    redis.defineCommand(SYNC_COMMAND, { numberOfKeys: 1, lua: SYNC_LUA });
   }
   return redis as unknown as RateLimitCommands;
 }
@@ -84,8 +94,7 @@ export class RedisStore implements RateLimitStore {
   private readonly commands: RateLimitCommands;
   private readonly timeoutMs: number;
   private readonly serverClock: boolean;
-  private readonly backoffMs: number;
-  private backoffUntil = 0;
+  readonly link: RedisLink;
   /** Log members are `<store id>:<sequence>`: unique across replicas without asking Redis for an id. */
   private readonly memberPrefix = `${randomBytes(6).toString('base64url')}:`;
   private sequence = 0;
@@ -95,7 +104,7 @@ export class RedisStore implements RateLimitStore {
     this.commands = defineScripts(opts.redis);
     this.timeoutMs = opts.timeoutMs;
     this.serverClock = (opts.clock ?? 'server') === 'server';
-    this.backoffMs = opts.backoffMs ?? 1_000;
+    this.link = opts.link ?? new RedisLink(opts.redis, opts.backoffMs ?? 1_000);
   }
 
   hit(
@@ -105,15 +114,8 @@ export class RedisStore implements RateLimitStore {
     algorithm: Algorithm,
     nowMs: number,
   ): Promise<LimitDecision> {
-    const status = this.redis.status;
-    // 'wait' is a lazyConnect client that has not connected yet: the first command connects it.
-    if (status !== 'ready' && status !== 'wait') return Promise.reject(DISCONNECTED);
-    if (this.backoffUntil !== 0) {
-      const t = Date.now();
-      if (t < this.backoffUntil) return Promise.reject(BACKOFF);
-      // This decision is the probe; the others keep skipping Redis until it answers.
-      this.backoffUntil = t + this.backoffMs;
-    }
+    const unavailable = this.link.admitProbe();
+    if (unavailable !== null) return Promise.reject(unavailable);
     const now = this.serverClock ? '' : nowMs;
     const reply =
       algorithm === 'counter'
@@ -121,13 +123,13 @@ export class RedisStore implements RateLimitStore {
         : this.commands.acgsRateLimitLog(key, limit, windowMs, now, this.memberPrefix + this.sequence++);
     return new Promise<LimitDecision>((resolve, reject) => {
       const timer = setTimeout(() => {
-        this.backoffUntil = Date.now() + this.backoffMs;
+        this.link.failed();
         reject(TIMEOUT);
       }, this.timeoutMs);
       reply.then(
         (r) => {
           clearTimeout(timer);
-          this.backoffUntil = 0;
+          this.link.answered();
           resolve(toDecision(r, limit));
         },
         (err: unknown) => {
@@ -136,6 +138,11 @@ export class RedisStore implements RateLimitStore {
         },
       );
     });
+  }
+
+  /** One sync of a batched key (SYNC_LUA); the batched store bounds its wait. */
+  sync(key: string, windowMs: number, bw: number, bc: number, bp: number, nowMs: number): Promise<SyncReply> {
+    return this.commands.acgsRateLimitSync(key, windowMs, bw, bc, bp, this.serverClock ? '' : nowMs);
   }
 
   /** The client belongs to the caller; nothing of the store's own needs closing. */

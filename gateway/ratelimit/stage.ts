@@ -4,12 +4,14 @@ import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import type { Closeable, RequestContext, Stage } from '../../core/types.js';
-import type { LimitConfig, RateLimitConfig } from './config.js';
+import { BatchedStore, type BatchedStoreEvents, type SyncResult } from './batched-store.js';
+import { type LimitConfig, maxLocalHitsOf, type RateLimitConfig } from './config.js';
 import { pushRateLimitHeaders, rateLimited } from './headers.js';
 import { Limiter } from './limiter.js';
 import { MemoryStore } from './memory-store.js';
 import { createRateLimitMetrics } from './metrics.js';
 import { RedisHealth } from './redis-health.js';
+import { RedisLink } from './redis-link.js';
 import { RedisStore } from './redis-store.js';
 import type { LimitDecision } from './store.js';
 
@@ -25,7 +27,26 @@ export interface RateLimitStagesOptions {
   readonly redisClock?: 'server' | 'caller';
 }
 
+/** What the batched store reports goes to the Redis health (log once per change) and the sync metric. */
+function batchedEvents(
+  health: RedisHealth,
+  metrics: ReturnType<typeof createRateLimitMetrics>,
+): BatchedStoreEvents {
+  const results: Record<SyncResult, { inc(): void }> = {
+    ok: metrics.syncs.labels('ok'),
+    error: metrics.syncs.labels('error'),
+    timeout: metrics.syncs.labels('timeout'),
+  };
+  return {
+    answered: () => health.success(),
+    failed: (reason, cause) => health.down(reason, cause),
+    synced: (result) => results[result].inc(),
+  };
+}
+
 export interface RateLimitStages extends Closeable {
+  /** The store of `sync: batched` limits; null without Redis or without such limits. */
+  readonly batched: BatchedStore | null;
   /** Limits with `by: address`. */
   readonly beforeAuth: Stage;
   /** Limits with `by: subject` (the verified `sub`, else the client address). */
@@ -138,7 +159,15 @@ function createStage(name: string, table: RuleTable, now: () => number): Stage {
         matched.push(rule);
         pending.push(d);
       }
-      if (async) return Promise.all(pending).then((ds) => settle(ctx, matched, ds));
+      if (async) {
+        // A synchronous answer may be its limiter's reused scratch object, which a request deciding while
+        // this one waits would overwrite: keep a copy.
+        for (let i = 0; i < pending.length; i++) {
+          const d = pending[i]!;
+          if (!(d instanceof Promise)) pending[i] = { ...d };
+        }
+        return Promise.all(pending).then((ds) => settle(ctx, matched, ds));
+      }
       settle(ctx, matched, pending as LimitDecision[]);
     },
   };
@@ -149,11 +178,26 @@ export function createRateLimitStages(opts: RateLimitStagesOptions): RateLimitSt
   const now = opts.now ?? Date.now;
   const metrics = createRateLimitMetrics(opts.registry);
   const memory = new MemoryStore({ maxKeys: config.memory.maxKeys, now });
+  const link = redis === null ? null : new RedisLink(redis, 1_000);
+  const serverClock = (opts.redisClock ?? 'server') === 'server';
   const shared =
-    redis === null
+    redis === null || link === null
       ? null
-      : new RedisStore({ redis, timeoutMs: config.redisTimeoutMs, clock: opts.redisClock ?? 'server' });
+      : new RedisStore({ redis, timeoutMs: config.redisTimeoutMs, clock: opts.redisClock ?? 'server', link });
   const health = redis === null ? null : new RedisHealth(logger, metrics);
+  const batched =
+    shared === null || link === null || !config.limits.some((l) => l.sync === 'batched')
+      ? null
+      : new BatchedStore({
+          transport: { sync: (...a) => shared.sync(...a), probe: () => redis!.ping() },
+          link,
+          intervalMs: config.sync.intervalMs,
+          timeoutMs: config.redisTimeoutMs,
+          serverClock,
+          maxKeys: config.memory.maxKeys,
+          now,
+          events: batchedEvents(health!, metrics),
+        });
 
   const toRule = (c: LimitConfig): Rule =>
     new Rule(
@@ -164,6 +208,8 @@ export function createRateLimitStages(opts: RateLimitStagesOptions): RateLimitSt
         health,
         metrics,
         replicas: config.replicas,
+        batched: c.sync === 'batched' ? batched : null,
+        maxLocalHits: maxLocalHitsOf(config, c),
       }),
       config.keyPrefix,
     );
@@ -173,7 +219,9 @@ export function createRateLimitStages(opts: RateLimitStagesOptions): RateLimitSt
   return {
     beforeAuth: createStage('ratelimit:address', buildTable(address), now),
     afterAuth: createStage('ratelimit:subject', buildTable(subject), now),
+    batched,
     async close() {
+      await batched?.close();
       await memory.close();
       await shared?.close();
     },

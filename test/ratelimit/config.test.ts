@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { parseDuration } from '../../core/duration.js';
-import { parseRateLimitConfig } from '../../gateway/ratelimit/config.js';
+import { maxLocalHitsOf, parseRateLimitConfig } from '../../gateway/ratelimit/config.js';
 
 describe('rate limit configuration', () => {
   test('an empty section gives the documented defaults', () => {
@@ -10,6 +10,7 @@ describe('rate limit configuration', () => {
       redisTimeoutMs: 50,
       keyPrefix: 'acgs:rl:',
       replicas: 1,
+      sync: { intervalMs: 100 },
       memory: { maxKeys: 100_000 },
       limits: [],
     });
@@ -25,7 +26,38 @@ describe('rate limit configuration', () => {
       by: 'address',
       match: {},
       failMode: 'open',
+      sync: 'batched',
     });
+  });
+
+  test('sync: batched by default for counter, per-request for log; log cannot be batched', () => {
+    const cfg = parseRateLimitConfig({
+      replicas: 3,
+      limits: [
+        { name: 'c', limit: 1000, window: '1m' },
+        { name: 'l', limit: 10, window: '1m', algorithm: 'log' },
+        { name: 'exact-counter', limit: 10, window: '1m', sync: 'per-request' },
+        { name: 'own-n', limit: 1000, window: '1m', maxLocalHits: 7 },
+      ],
+    });
+    assert.deepEqual(
+      cfg.limits.map((l) => l.sync),
+      ['batched', 'per-request', 'per-request', 'batched'],
+    );
+    // A tenth of the limit over the two other replicas, unless set.
+    assert.deepEqual(
+      cfg.limits.map((l) => maxLocalHitsOf(cfg, l)),
+      [50, 1, 1, 7],
+    );
+    assert.equal(maxLocalHitsOf(parseRateLimitConfig({ sync: { maxLocalHits: 3 } }), cfg.limits[0]!), 3);
+    assert.throws(
+      () =>
+        parseRateLimitConfig({
+          limits: [{ name: 'x', limit: 1, window: '1s', algorithm: 'log', sync: 'batched' }],
+        }),
+      /rateLimit\.limits\[0\]\.sync/,
+    );
+    assert.throws(() => parseRateLimitConfig({ sync: { intervalMs: 5 } }), /rateLimit\.sync\.intervalMs/);
   });
 
   test('durations: the YAML spellings and plain milliseconds', () => {
