@@ -20,18 +20,23 @@ export const screeningConfigSchema = z.strictObject({
     .min(0)
     .max(16 * 1024 * 1024)
     .default(64 * 1024),
-  /** libddwaf's time budget for one request, in microseconds (the engine checks it between rules). */
-  budgetUs: z.number().int().min(100).max(1_000_000).default(5000),
+  /**
+   * libddwaf's time budget for one request, in microseconds (the engine checks it between rules). A
+   * request costs about 50–100 µs; the budget is wall-clock, so it is generous enough that only a
+   * stalled process (descheduled, a long GC pause) runs out of it.
+   */
+  budgetUs: z.number().int().min(100).max(1_000_000).default(20_000),
   /**
    * Time allowed to receive a body the stage reads; a slower client gets 408. The server's
    * requestTimeout still bounds the whole request.
    */
   bodyTimeout: duration(1).default(10_000),
   /**
-   * A request whose screening ran out of its budget: `open` lets the policy decide on what was found
-   * (input.screening.timed_out is true), `closed` refuses it with 503 before the policy.
+   * A request whose screening ran out of its budget: `closed` (default) refuses it with 503 before the
+   * policy, so overloading a replica is never a way past the screening; `open` lets the policy decide on
+   * what was found (input.screening.timed_out is true).
    */
-  failMode: z.enum(['open', 'closed']).default('open'),
+  failMode: z.enum(['open', 'closed']).default('closed'),
 });
 
 export type ScreeningConfig = z.output<typeof screeningConfigSchema>;

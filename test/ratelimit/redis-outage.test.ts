@@ -36,7 +36,16 @@ before(async () => {
       replicas: 2,
       limits: [
         { name: 'open', limit: 4, window: '1m', algorithm: 'log', match: { service: 'ac' } },
-        { name: 'closed', limit: 100, window: '1m', failMode: 'closed', match: { service: 'gs' } },
+        // Per-request, like the log limit: this file is about decisions that wait for Redis (the batched
+        // counter's outage behaviour is tested in test/e2e/fleet-ratelimit-batched.test.ts).
+        {
+          name: 'closed',
+          limit: 100,
+          window: '1m',
+          failMode: 'closed',
+          sync: 'per-request',
+          match: { service: 'gs' },
+        },
       ],
     }),
     redis,
