@@ -32,11 +32,12 @@ export const screeningConfigSchema = z.strictObject({
    */
   bodyTimeout: duration(1).default(10_000),
   /**
-   * A request whose screening ran out of its budget: `closed` (default) refuses it with 503 before the
-   * policy, so overloading a replica is never a way past the screening; `open` lets the policy decide on
-   * what was found (input.screening.timed_out is true).
+   * A request whose screening ran out of its budget: `open` (default) lets the policy decide on what was
+   * found (input.screening.timed_out is true); `closed` refuses it with 503 before the policy. Open by
+   * default because a large JSON body on a loaded replica can exceed even a generous budget, and 503s
+   * for ordinary uploads are the worse failure; deployments that prefer refusals set `closed`.
    */
-  failMode: z.enum(['open', 'closed']).default('closed'),
+  failMode: z.enum(['open', 'closed']).default('open'),
 });
 
 export type ScreeningConfig = z.output<typeof screeningConfigSchema>;

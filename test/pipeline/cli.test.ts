@@ -249,7 +249,14 @@ describe('pipeline and a terminal Ctrl-C', () => {
     running.child.stdout!.on('data', (c) => {
       out += c;
     });
-    await waitFor('validate to start', () => /validate staging http/.test(out), 60_000, 50); // two tsx start-ups (pipeline, then validate): slow on a busy 2-core machine
+    // Two tsx start-ups (pipeline, then validate): slow on a busy 2-core machine. The pipeline shows the
+    // last line of each chunk validate prints, which is its banner or, when lines arrive together, its
+    // first check group.
+    await waitFor('validate to start', () => /validate staging http|▸ health/.test(out), 60_000, 50).catch(
+      (err) => {
+        throw new Error(`${(err as Error).message}; pipeline said so far:\n${out}`);
+      },
+    );
     process.kill(-running.child.pid!, 'SIGINT');
     const r = await running;
     assert.equal(r.code, 130, r.stdout + r.stderr);
