@@ -83,9 +83,10 @@ export class Forwarder {
 
     const abort = new UpstreamAbort();
     ctx.upstreamAbort = abort;
+    // Built once: a retry goes to the same colour, and undici does not keep or change the list.
+    const headers = upstreamRequestHeaders(ctx, color);
     let attempt = upstream;
     for (let tries = 0; ; tries++) {
-      const headers = upstreamRequestHeaders(ctx, color);
       const target = attempt;
       let response: Dispatcher.ResponseData;
       try {

@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -7,6 +6,7 @@ import { after, before, describe, test } from 'node:test';
 import { exportSPKI, generateKeyPair, SignJWT } from 'jose';
 import { Pool, request } from 'undici';
 import type { Gateway } from '../../gateway/gateway.js';
+import { buildPolicyBundle } from '../helpers/bundle.js';
 import { ADMIN_AUTH, startTestGateway } from '../helpers/gateway.js';
 import { startUpstream, type TestUpstream } from '../helpers/upstream.js';
 
@@ -16,26 +16,6 @@ import { startUpstream, type TestUpstream } from '../helpers/upstream.js';
 const root = new URL('../..', import.meta.url).pathname;
 const work = mkdtempSync(join(tmpdir(), 'acgs-pipeline-'));
 
-function buildBundle(policiesDir: string, out: string): void {
-  execFileSync(
-    process.execPath,
-    [
-      '--import',
-      'tsx',
-      join(root, 'scripts/policy-cli.mjs'),
-      'build',
-      '--policies',
-      policiesDir,
-      '--output',
-      out,
-    ],
-    {
-      cwd: root,
-      stdio: 'pipe',
-    },
-  );
-}
-
 describe('the full request pipeline', () => {
   let blue: TestUpstream;
   let green: TestUpstream;
@@ -44,7 +24,7 @@ describe('the full request pipeline', () => {
   const bundle = join(work, 'bundle.tar.gz');
 
   before(async () => {
-    buildBundle(join(root, 'policies'), bundle);
+    buildPolicyBundle(join(root, 'policies'), bundle);
     const { publicKey, privateKey } = await generateKeyPair('ES256');
     const pem = await exportSPKI(publicKey);
     sign = async (claims, opts = {}) =>
@@ -288,7 +268,7 @@ describe('the full request pipeline', () => {
     data.acgs.config.services.gs.roles['gs.editor'] = ['PATCH'];
     writeFileSync(join(dir, 'data.json'), JSON.stringify(data));
     const v2 = join(work, 'bundle-v2.tar.gz');
-    buildBundle(dir, v2);
+    buildPolicyBundle(dir, v2);
 
     const pool = new Pool(gw.dataUrl, { connections: 16 });
     let ok = 0;

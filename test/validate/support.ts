@@ -1,6 +1,6 @@
 // What the validate end-to-end test deploys: policy bundles built by the real opa, real Prometheus and
 // Alertmanager processes, and `acgs-gateway validate` run as a child process the way `pipeline` runs it.
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { cpSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ValidationReport } from '../../release/contracts.js';
@@ -10,25 +10,7 @@ import { freePort } from '../helpers/ports.js';
 import { waitFor } from '../helpers/wait.js';
 
 export const ROOT = new URL('../..', import.meta.url).pathname;
-
-export function buildBundle(policiesDir: string, out: string, revision: string): void {
-  execFileSync(
-    process.execPath,
-    [
-      '--import',
-      'tsx',
-      join(ROOT, 'scripts/policy-cli.mjs'),
-      'build',
-      '--policies',
-      policiesDir,
-      '--output',
-      out,
-      '--revision',
-      revision,
-    ],
-    { cwd: ROOT, stdio: 'pipe' },
-  );
-}
+export { buildPolicyBundle as buildBundle } from '../helpers/bundle.js';
 
 /** A copy of policies/ with the first SQL injection pattern (quote, boolean operator, comparison) deleted. */
 /**
