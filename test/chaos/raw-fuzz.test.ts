@@ -31,8 +31,11 @@ let gw: GatewayProcess;
 before(async () => {
   // Accepts headers as large as the gateway lets through, so the upstream's own limit is not what is tested.
   upstream = createServer({ maxHeaderSize: 256 * 1024 }, (req, res) => {
+    // One upstream request counts once, under one marker: a smuggled one (its `S`) is itself even when
+    // damage made its path read as the outer request's marker (`…eaaS` holds `…ea`).
     const tokens = markersIn(`${req.url} ${req.headers['x-marker'] ?? ''}`, SEED);
-    for (const t of tokens) seen.set(t, (seen.get(t) ?? 0) + 1);
+    const id = tokens.find((t) => t.endsWith('S')) ?? tokens[0];
+    if (id !== undefined) seen.set(id, (seen.get(id) ?? 0) + 1);
     req.on('data', () => {});
     req.on('error', () => {});
     req.on('end', () => {
