@@ -26,6 +26,7 @@ malformed contains "input.query must be an object of string arrays" if {
 
 malformed contains "input.headers must be an object" if {
 	is_object(input)
+	not absent("headers")
 	not is_object(input.headers)
 }
 
@@ -62,12 +63,22 @@ valid_path if {
 	startswith(input.path, "/")
 }
 
+# The gateway leaves out the fields this bundle does not read (data.acgs.input.fields): an absent
+# segments, query or headers is not malformed. method and path are always read.
+absent(field) if not present(field)
+
+present(field) if _ = input[field]
+
+valid_segments if absent("segments")
+
 valid_segments if {
 	is_array(input.segments)
 	every s in input.segments {
 		is_string(s)
 	}
 }
+
+valid_query if absent("query")
 
 valid_query if {
 	is_object(input.query)

@@ -38,3 +38,21 @@ test_roles_from_array_claim if {
 test_roles_from_space_separated_claim if {
 	gateway.roles == {"a", "b"} with input as request({"claims": {"roles": "a  b"}})
 }
+
+# The gateway leaves out what data.acgs.input.fields does not list: a projected input is not malformed.
+test_projected_input_is_well_formed if {
+	count(gateway.malformed) == 0 with input as {
+		"method": "GET", "path": "/api/ac/x", "client_ip": "10.0.0.1", "claims": null,
+		"service": "ac", "color_override": null, "screening": null,
+	}
+}
+
+test_present_but_wrong_query_is_still_malformed if {
+	"input.query must be an object of string arrays" in gateway.malformed with input as {
+		"method": "GET", "path": "/", "query": [], "headers": {},
+	}
+}
+
+test_false_headers_is_malformed if {
+	"input.headers must be an object" in gateway.malformed with input as {"method": "GET", "path": "/", "headers": false}
+}

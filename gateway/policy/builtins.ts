@@ -27,3 +27,15 @@ export function missingBuiltins(
   for (const name of required) if (!SDK_BUILTINS.has(name) && !Object.hasOwn(host, name)) missing.push(name);
   return missing.sort();
 }
+
+/**
+ * Builtins whose answer depends on nothing but their arguments. A module importing any other builtin
+ * (time.now_ns, rand.intn, uuid.rfc4122, http.send, opa.runtime, net.lookup_ip_addr: all of these are
+ * host imports in OPA's wasm target, never compiled in) is not a pure function of its input, and its
+ * decisions are never cached. Every builtin compiled into the module is pure.
+ */
+const DETERMINISTIC_BUILTINS: ReadonlySet<string> = SDK_BUILTINS;
+
+export function isDeterministic(builtin: string): boolean {
+  return DETERMINISTIC_BUILTINS.has(builtin);
+}

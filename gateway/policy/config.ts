@@ -17,6 +17,12 @@ export const policyConfigSchema = z.strictObject({
     .optional(),
   /** 64 KiB pages; an instance that grew past it is replaced. */
   maxMemoryPages: z.number().int().min(8).max(65_536).default(DEFAULT_MAX_MEMORY_PAGES),
+  /** Decisions remembered by exact input (only for a bundle whose decisions depend on nothing else). */
+  decisionCache: z
+    .strictObject({
+      maxEntries: z.number().int().min(0).max(1_000_000).default(10_000),
+    })
+    .prefault({}),
   decisionLog: z
     .strictObject({
       enabled: z.boolean().default(false),

@@ -4,7 +4,7 @@
 import { randomUUID } from 'node:crypto';
 import type { ScreeningFindings, ScreeningMatch } from '../../core/types.js';
 import type { PolicyDecision } from './decision.js';
-import type { PolicyInput } from './input.js';
+import type { ProjectedInput } from './input.js';
 
 export const MASK = '**REDACTED**';
 // Headers and query parameters that carry credentials. authorization and cookie never reach the input.
@@ -39,7 +39,10 @@ export interface DecisionLogOptions {
 export interface DecisionLogEntry {
   readonly requestId: string;
   readonly path: string;
-  readonly input: PolicyInput;
+  /** The input as the engine evaluated it (only the fields the bundle's projection declares). */
+  readonly input: ProjectedInput;
+  /** The client address (OPA's requested_by), whether or not the input carries it. */
+  readonly clientIp: string;
   readonly result: PolicyDecision;
   readonly revision: string;
   readonly evalNs: number;
@@ -80,7 +83,7 @@ export function createDecisionLogger(opts: DecisionLogOptions): DecisionLogger {
         path: entry.path,
         input,
         result: entry.result,
-        requested_by: entry.input.client_ip,
+        requested_by: entry.clientIp,
         timestamp: now().toISOString(),
         metrics: { timer_rego_query_eval_ns: entry.evalNs },
         request_id: entry.requestId,
@@ -108,12 +111,12 @@ const NO_MATCHES: readonly ScreeningMatch[] = [];
  * (an attacker's payload is not worth a log line: the screening section has its masked excerpt).
  * Copies only the parts that change.
  */
-export function maskInput(
-  input: PolicyInput,
+export function maskInput<T extends ProjectedInput>(
+  input: T,
   secretHeaders: ReadonlySet<string>,
   secretQuery: ReadonlySet<string>,
   matches: readonly ScreeningMatch[] = NO_MATCHES,
-): { input: PolicyInput; masked: string[] } {
+): { input: T; masked: string[] } {
   const masked: string[] = [];
   const matchedHeaders = new Set<string>();
   const matchedQuery = new Set<string>();
@@ -121,15 +124,16 @@ export function maskInput(
     if (m.placement === 'header') matchedHeaders.add(m.key);
     else if (m.placement === 'query') matchedQuery.add(m.key);
   }
+  // A projection may leave headers or query out of the input: then there is nothing of theirs to mask.
   let headers = input.headers;
-  for (const name of Object.keys(input.headers)) {
+  for (const name of Object.keys(input.headers ?? {})) {
     if (!secretHeaders.has(name) && !matchedHeaders.has(name)) continue;
     if (headers === input.headers) headers = { ...input.headers };
     (headers as Record<string, unknown>)[name] = MASK;
     masked.push(`/input/headers/${name}`);
   }
   let query = input.query;
-  for (const name of Object.keys(input.query)) {
+  for (const name of Object.keys(input.query ?? {})) {
     if (!secretQuery.has(name.toLowerCase()) && !matchedQuery.has(name)) continue;
     if (query === input.query) query = { ...input.query };
     (query as Record<string, unknown>)[name] = [MASK];

@@ -1,9 +1,12 @@
 // The PolicyEngine interface and its opa-wasm implementation. Evaluation is synchronous: a request
 // that started evaluating on an engine finishes on it, whatever the manager swaps in meanwhile.
 import * as opaWasm from '@open-policy-agent/opa-wasm';
-import { HOST_BUILTINS, type HostBuiltin, missingBuiltins } from './builtins.js';
+import { HOST_BUILTINS, type HostBuiltin, isDeterministic, missingBuiltins } from './builtins.js';
+import { BundleError } from './bundle-error.js';
 import { checkDecision, type PolicyDecision } from './decision.js';
-import type { AdminPolicyInput, PolicyInput } from './input.js';
+import { DecisionCache } from './decision-cache.js';
+import type { AdminPolicyInput, ProjectedInput } from './input.js';
+import { type InputProjection, readProjection } from './projection.js';
 
 export const DECISION_ENTRYPOINT = 'acgs/gateway/decision';
 export const ADMIN_ENTRYPOINT = 'acgs/gateway/admin_decision';
@@ -27,8 +30,10 @@ export interface PolicyEngine {
   /** The bundle's .manifest revision ('' when it has none). */
   readonly revision: string;
   readonly entrypoints: readonly string[];
+  /** The input fields the bundle's policy reads (data.acgs.input.fields); build only these. */
+  readonly projection: InputProjection;
   /** The data-plane decision. Throws PolicyEvaluationError; callers fail closed. */
-  evaluate(input: PolicyInput): PolicyDecision;
+  evaluate(input: ProjectedInput): PolicyDecision;
   /** The admin-plane decision (entrypoint acgs/gateway/admin_decision). Throws PolicyEvaluationError. */
   evaluateAdmin(input: AdminPolicyInput): PolicyDecision;
 }
@@ -50,7 +55,14 @@ export interface WasmEngineOptions {
   readonly maxMemoryPages: number;
   readonly requiredEntrypoints?: readonly string[];
   readonly builtins?: Readonly<Record<string, HostBuiltin>>;
+  /**
+   * Decisions remembered per input text (decision-cache.ts); 0 turns the cache off. Ignored (no cache)
+   * when the module imports a builtin that is not a pure function of its arguments.
+   */
+  readonly decisionCacheEntries?: number;
 }
+
+const TEXT = new TextEncoder();
 
 export class WasmPolicyEngine implements PolicyEngine {
   readonly revision: string;
@@ -64,8 +76,16 @@ export class WasmPolicyEngine implements PolicyEngine {
   #policy: LoadedPolicy;
   readonly #decisionId: number;
   readonly #adminId: number | undefined;
+  readonly projection: InputProjection;
+  /** null when off or unsound for this module (see WasmEngineOptions.decisionCacheEntries). */
+  readonly decisionCache: DecisionCache | null;
 
-  constructor(module: WasmModule, policy: LoadedPolicy, data: ArrayBuffer, opts: WasmEngineOptions) {
+  constructor(
+    module: WasmModule,
+    policy: LoadedPolicy,
+    data: ArrayBuffer,
+    opts: WasmEngineOptions & { projection: InputProjection; deterministic: boolean },
+  ) {
     this.#module = module;
     this.#policy = policy;
     this.#data = data;
@@ -76,10 +96,22 @@ export class WasmPolicyEngine implements PolicyEngine {
     this.entrypoints = Object.freeze(Object.keys(ids).sort());
     this.#decisionId = ids[DECISION_ENTRYPOINT] as number;
     this.#adminId = ids[ADMIN_ENTRYPOINT];
+    this.projection = opts.projection;
+    const entries = opts.decisionCacheEntries ?? 0;
+    this.decisionCache = entries > 0 && opts.deterministic ? new DecisionCache(Math.ceil(entries / 2)) : null;
   }
 
-  evaluate(input: PolicyInput): PolicyDecision {
-    return this.#run(input, this.#decisionId);
+  evaluate(input: ProjectedInput): PolicyDecision {
+    // Serialised once: the text is both the cache key and exactly what the module reads.
+    const text = JSON.stringify(input);
+    const cache = this.decisionCache;
+    if (cache !== null) {
+      const hit = cache.get(text);
+      if (hit !== undefined) return hit;
+    }
+    const decision = this.#run(TEXT.encode(text).buffer as ArrayBuffer, this.#decisionId);
+    cache?.set(text, decision);
+    return decision;
   }
 
   evaluateAdmin(input: AdminPolicyInput): PolicyDecision {
@@ -109,7 +141,9 @@ export class WasmPolicyEngine implements PolicyEngine {
     const checked = checkDecision(set[0]?.result);
     if (typeof checked === 'string')
       throw new PolicyEvaluationError(`policy decision is ill-shaped: ${checked}`);
-    return checked;
+    // A cached decision is shared by every request that hits it: nobody may change it.
+    if (checked.headers !== undefined) Object.freeze(checked.headers);
+    return Object.freeze(checked);
   }
 
   // Memory can only grow; a fresh instance of the already compiled module is the way back down.
@@ -144,10 +178,17 @@ export async function createWasmEngine(wasm: Uint8Array, opts: WasmEngineOptions
       );
     }
   }
-  const missing = missingBuiltins(requiredBuiltins(policy), builtins);
+  const required = requiredBuiltins(policy);
+  const missing = missingBuiltins(required, builtins);
   if (missing.length > 0)
     throw new PolicyModuleError(`policy.wasm needs builtins the host lacks: ${missing.join(', ')}`);
-  return new WasmPolicyEngine(module, policy, data, opts);
+  const projection = readProjection(opts.data ?? {});
+  if (typeof projection === 'string') throw new BundleError('invalid_file', projection);
+  return new WasmPolicyEngine(module, policy, data, {
+    ...opts,
+    projection,
+    deterministic: required.every(isDeterministic),
+  });
 }
 
 function instantiate(

@@ -1,6 +1,7 @@
 // The policy input document (policies/README.md). Built once per request from the RequestContext;
 // only what the policy reads is copied, and the query string is parsed here exactly once.
 import type { Claims, Color, RequestContext, ScreeningFindings } from '../../core/types.js';
+import { FULL_PROJECTION, type InputProjection } from './projection.js';
 
 export interface PolicyInput {
   readonly method: string;
@@ -56,20 +57,42 @@ export interface AdminPolicyInput {
 const STRIPPED_HEADERS = new Set(['authorization', 'proxy-authorization', 'cookie']);
 const NO_QUERY: Readonly<Record<string, string[]>> = Object.freeze(Object.create(null));
 
-export function buildPolicyInput(ctx: RequestContext): PolicyInput {
-  return {
-    method: ctx.method,
-    path: ctx.path,
-    segments: splitSegments(ctx.path),
-    query: ctx.query === '' ? NO_QUERY : parseQuery(ctx.query),
-    headers: policyHeaders(ctx.clientHeaders),
-    client_ip: ctx.clientIp,
-    claims: ctx.claims,
-    service: ctx.service,
-    rest: ctx.rest,
-    color_override: ctx.colorOverride,
-    screening: ctx.screening === null ? null : policyScreening(ctx.screening),
-  };
+/** The input as a projection builds it: only the fields the bundle declared (projection.ts). */
+export type ProjectedInput = Partial<PolicyInput>;
+
+export function buildPolicyInput(ctx: RequestContext): PolicyInput;
+export function buildPolicyInput(ctx: RequestContext, projection: InputProjection): ProjectedInput;
+export function buildPolicyInput(ctx: RequestContext, projection?: InputProjection): ProjectedInput {
+  if (projection === undefined || projection === FULL_PROJECTION) {
+    return {
+      method: ctx.method,
+      path: ctx.path,
+      segments: splitSegments(ctx.path),
+      query: ctx.query === '' ? NO_QUERY : parseQuery(ctx.query),
+      headers: policyHeaders(ctx.clientHeaders),
+      client_ip: ctx.clientIp,
+      claims: ctx.claims,
+      service: ctx.service,
+      rest: ctx.rest,
+      color_override: ctx.colorOverride,
+      screening: ctx.screening === null ? null : policyScreening(ctx.screening),
+    };
+  }
+  // Fields in INPUT_FIELDS order, so equal requests serialise to equal text (the decision-cache key).
+  const input: { -readonly [K in keyof PolicyInput]?: PolicyInput[K] } = {};
+  const p = projection;
+  if (p.method) input.method = ctx.method;
+  if (p.path) input.path = ctx.path;
+  if (p.segments) input.segments = splitSegments(ctx.path);
+  if (p.query) input.query = ctx.query === '' ? NO_QUERY : parseQuery(ctx.query);
+  if (p.headers) input.headers = policyHeaders(ctx.clientHeaders);
+  if (p.client_ip) input.client_ip = ctx.clientIp;
+  if (p.claims) input.claims = ctx.claims;
+  if (p.service) input.service = ctx.service;
+  if (p.rest) input.rest = ctx.rest;
+  if (p.color_override) input.color_override = ctx.colorOverride;
+  if (p.screening) input.screening = ctx.screening === null ? null : policyScreening(ctx.screening);
+  return input;
 }
 
 const NO_MATCHES: PolicyScreening['matches'] = Object.freeze([]);

@@ -12,7 +12,7 @@ import {
   type PolicyEngine,
   PolicyModuleError,
 } from './engine.js';
-import type { AdminPolicyInput, PolicyInput } from './input.js';
+import type { AdminPolicyInput, ProjectedInput } from './input.js';
 import type { MinimalLogger } from './log-once.js';
 import { type PolicyMetrics, policyMetrics } from './metrics.js';
 import type { VerificationKey } from './signature.js';
@@ -23,6 +23,8 @@ export interface PolicyManagerOptions {
   /** Bundles must be signed by this key when set. */
   readonly verificationKey?: VerificationKey | undefined;
   readonly maxMemoryPages?: number;
+  /** Decisions remembered per engine (decision-cache.ts); 0 or unset: none. */
+  readonly decisionCacheEntries?: number;
   readonly requiredEntrypoints?: readonly string[];
   readonly registry?: Registry;
   readonly logger?: MinimalLogger;
@@ -78,8 +80,11 @@ export class PolicyManager {
     return this.#engine !== null;
   }
 
-  /** The data-plane decision; never throws (fails closed with `error` set). */
-  decide(input: PolicyInput): PolicyDecision {
+  /**
+   * The data-plane decision; never throws (fails closed with `error` set). Build `input` with the
+   * projection of `engine` read just before: both happen in one synchronous run, so no swap comes between.
+   */
+  decide(input: ProjectedInput): PolicyDecision {
     const engine = this.#engine;
     if (engine === null) return failedDecision(NO_POLICY);
     try {
@@ -150,6 +155,7 @@ export class PolicyManager {
         revision: bundle.revision,
         data: bundle.data,
         maxMemoryPages: this.#opts.maxMemoryPages ?? DEFAULT_MAX_MEMORY_PAGES,
+        decisionCacheEntries: this.#opts.decisionCacheEntries ?? 0,
         requiredEntrypoints: required,
       });
       return this.#swap(engine, source, bundle.signed);

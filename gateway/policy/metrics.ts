@@ -7,6 +7,9 @@ export interface PolicyMetrics {
   readonly evaluationSeconds: Histogram<string>;
   readonly bundleInfo: Gauge<'revision'>;
   readonly loadFailures: Counter<'reason'>;
+  /** Filled at scrape time from the active engine's cache (no per-request metric call). */
+  readonly decisionCache: Counter<'result'>;
+  readonly decisionCacheEntries: Gauge<string>;
 }
 
 const byRegistry = new WeakMap<Registry, PolicyMetrics>();
@@ -38,6 +41,17 @@ export function policyMetrics(registry: Registry): PolicyMetrics {
       name: 'acgs_policy_bundle_load_failures_total',
       help: 'Policy bundles refused or not fetched, by reason',
       labelNames: ['reason'],
+      registers: [registry],
+    }),
+    decisionCache: new Counter({
+      name: 'acgs_policy_decision_cache_lookups_total',
+      help: 'Decision cache lookups by result (hit, miss); none when the cache is off or unsound for the bundle',
+      labelNames: ['result'],
+      registers: [registry],
+    }),
+    decisionCacheEntries: new Gauge({
+      name: 'acgs_policy_decision_cache_entries',
+      help: "Decisions held by the active bundle's cache (emptied by every bundle swap)",
       registers: [registry],
     }),
   };

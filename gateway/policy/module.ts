@@ -17,6 +17,7 @@ export const policyModule: StageModule = {
     const manager = new PolicyManager({
       verificationKey: config.verificationKey ? parseVerificationKey(config.verificationKey) : undefined,
       maxMemoryPages: config.maxMemoryPages,
+      decisionCacheEntries: config.decisionCache.maxEntries,
       registry,
       logger,
     });

@@ -4,11 +4,12 @@ import type { Registry } from 'prom-client';
 import { Errors, GatewayError } from '../../core/errors.js';
 import type { RequestContext, Stage } from '../../core/types.js';
 import type { DecisionLogger } from './decision-log.js';
-import { DECISION_ENTRYPOINT } from './engine.js';
+import { DECISION_ENTRYPOINT, WasmPolicyEngine } from './engine.js';
 import { buildPolicyInput } from './input.js';
 import { DistinctErrorLog, type MinimalLogger } from './log-once.js';
 import type { PolicyManager } from './manager.js';
-import { policyMetrics } from './metrics.js';
+import { type PolicyMetrics, policyMetrics } from './metrics.js';
+import { FULL_PROJECTION } from './projection.js';
 
 export interface PolicyStageOptions {
   readonly manager: PolicyManager;
@@ -29,6 +30,7 @@ export function createPolicyStage(opts: PolicyStageOptions): Stage {
   const failed = metrics.decisions.labels({ result: 'error' });
   // Export every result from the start, so rate() and alerts see 0 rather than no series.
   for (const c of [allowed, denied, badRequest, failed]) c.inc(0);
+  exportCacheCounts(manager, metrics);
   const errors = new DistinctErrorLog(opts.logger);
   manager.onSwap(() => errors.reset());
 
@@ -36,8 +38,9 @@ export function createPolicyStage(opts: PolicyStageOptions): Stage {
     name: 'policy',
     run(ctx: RequestContext): void {
       const started = process.hrtime.bigint();
-      const input = buildPolicyInput(ctx);
-      const revision = manager.engine?.revision ?? '';
+      const engine = manager.engine;
+      const input = buildPolicyInput(ctx, engine === null ? FULL_PROJECTION : engine.projection);
+      const revision = engine?.revision ?? '';
       const decision = manager.decide(input);
       const evalNs = Number(process.hrtime.bigint() - started);
       metrics.evaluationSeconds.observe(evalNs / 1e9);
@@ -46,6 +49,7 @@ export function createPolicyStage(opts: PolicyStageOptions): Stage {
           requestId: ctx.id,
           path: DECISION_ENTRYPOINT,
           input,
+          clientIp: ctx.clientIp,
           result: decision,
           revision,
           evalNs,
@@ -78,4 +82,38 @@ export function createPolicyStage(opts: PolicyStageOptions): Stage {
       allowed.inc();
     },
   };
+}
+
+/**
+ * The decision cache counts in plain integers on the hot path; a scrape turns them into the counter
+ * (deltas since the last scrape, per engine: a swap starts a new cache from zero).
+ */
+function exportCacheCounts(manager: PolicyManager, metrics: PolicyMetrics): void {
+  let engine: unknown = null;
+  let hits = 0;
+  let misses = 0;
+  const hit = metrics.decisionCache.labels({ result: 'hit' });
+  const miss = metrics.decisionCache.labels({ result: 'miss' });
+  hit.inc(0);
+  miss.inc(0);
+  const sync = () => {
+    const current = manager.engine;
+    const cache = current instanceof WasmPolicyEngine ? current.decisionCache : null;
+    if (current !== engine) {
+      engine = current;
+      hits = 0;
+      misses = 0;
+    }
+    if (cache === null) {
+      metrics.decisionCacheEntries.set(0);
+      return;
+    }
+    hit.inc(cache.hits - hits);
+    miss.inc(cache.misses - misses);
+    hits = cache.hits;
+    misses = cache.misses;
+    metrics.decisionCacheEntries.set(cache.size);
+  };
+  // prom-client calls collect() on every scrape; both metrics read the same snapshot.
+  (metrics.decisionCache as unknown as { collect?: () => void }).collect = sync;
 }

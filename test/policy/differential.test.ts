@@ -12,7 +12,13 @@ import { DEFAULT_POLICY_DIR } from '../../cli/policy.js';
 import type { Color } from '../../core/types.js';
 import { parseBundle } from '../../gateway/policy/bundle.js';
 import { createWasmEngine, type WasmPolicyEngine } from '../../gateway/policy/engine.js';
-import { type AdminPolicyInput, buildPolicyInput, type PolicyInput } from '../../gateway/policy/input.js';
+import {
+  type AdminPolicyInput,
+  buildPolicyInput,
+  type PolicyInput,
+  type ProjectedInput,
+} from '../../gateway/policy/input.js';
+import { INPUT_FIELDS, type InputProjection } from '../../gateway/policy/projection.js';
 import { screeningConfigSchema } from '../../gateway/screening/config.js';
 import { ScreeningEngine } from '../../gateway/screening/engine.js';
 import { screeningMetrics } from '../../gateway/screening/metrics.js';
@@ -87,9 +93,18 @@ const screening = createScreeningStage({
   metrics: screeningMetrics(new Registry()),
 });
 
-function generate(rand: () => number): unknown[] {
+/**
+ * Each case twice: the whole input document (what `opa eval` gets) and the projection the bundle declares
+ * (data.acgs.input.fields: what the gateway builds and the engine gets). Equal decisions on the two prove
+ * the projection leaves out nothing the policy reads.
+ */
+function generate(
+  rand: () => number,
+  projection: InputProjection,
+): { full: unknown[]; projected: unknown[] } {
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)] as T;
   const inputs: unknown[] = [];
+  const projected: unknown[] = [];
   for (let i = 0; i < CASES; i++) {
     const service = pick(SERVICES);
     const segment = rand() < 0.3 ? pick(TEXT) : 'items';
@@ -120,12 +135,19 @@ function generate(rand: () => number): unknown[] {
     // Most requests screened (as with screening on), some not (screening off: null).
     if (rand() < 0.8) screening.run(ctx);
     const input: PolicyInput = buildPolicyInput(ctx);
-    // A few deliberately broken inputs: the 400 branch must agree too.
-    if (rand() < 0.05)
-      inputs.push({ ...input, [pick(['method', 'path', 'segments', 'query', 'headers', 'screening'])]: 7 });
-    else inputs.push(input);
+    const part = buildPolicyInput(ctx, projection);
+    // A few deliberately broken inputs: the 400 branch must agree too. Only a field the gateway sends
+    // can be broken (one the projection leaves out never reaches the engine).
+    const broken = pick(['method', 'path', 'segments', 'query', 'headers', 'screening'] as const);
+    if (rand() < 0.05 && projection[broken]) {
+      inputs.push({ ...input, [broken]: 7 });
+      projected.push({ ...part, [broken]: 7 });
+    } else {
+      inputs.push(input);
+      projected.push(part);
+    }
   }
-  return inputs;
+  return { full: inputs, projected };
 }
 
 function generateAdmin(rand: () => number): AdminPolicyInput[] {
@@ -200,6 +222,7 @@ describe('wasm engine vs opa eval', () => {
       revision: 'diff',
       data: bundle.data,
       maxMemoryPages: 256,
+      decisionCacheEntries: 10_000,
     });
     await writeFile(join(dir.path, 'difftest.rego'), HELPER);
   });
@@ -210,7 +233,10 @@ describe('wasm engine vs opa eval', () => {
 
   test(`${CASES} generated requests and ${ADMIN_CASES} admin actions decide identically`, async () => {
     const rand = prng(0xac65);
-    const cases = generate(rand);
+    // The shipped bundle declares a projection; were it the whole document, this test would prove less.
+    assert.ok(engine.projection.fields.length < INPUT_FIELDS.length, 'the bundle declares a projection');
+    assert.ok(engine.decisionCache !== null, 'the shipped bundle is cacheable');
+    const { full: cases, projected } = generate(rand, engine.projection);
     const admin = generateAdmin(rand);
     const [expected, expectedAdmin] = (await Promise.all([
       opaEval(dir.path, 'data.difftest.decisions', { cases }),
@@ -222,18 +248,25 @@ describe('wasm engine vs opa eval', () => {
     const mismatches: string[] = [];
     let denied = 0;
     let screened = 0;
-    cases.forEach((input, i) => {
-      const actual = engine.evaluate(input as PolicyInput);
-      if (!actual.allow) denied++;
-      if (actual.status === 403 && / \(rule [\w.-]+\)/.test(actual.reason)) screened++;
-      try {
-        assert.deepEqual(actual, expected[i]);
-      } catch {
-        mismatches.push(
-          `${JSON.stringify(input)}\n  wasm: ${JSON.stringify(actual)}\n  opa:  ${JSON.stringify(expected[i])}`,
-        );
-      }
-    });
+    // Two passes: the first evaluates and fills the decision cache, the second answers from it.
+    for (const pass of ['evaluated', 'cached']) {
+      projected.forEach((input, i) => {
+        const actual = engine.evaluate(input as ProjectedInput);
+        if (pass === 'evaluated') {
+          if (!actual.allow) denied++;
+          if (actual.status === 403 && / \(rule [\w.-]+\)/.test(actual.reason)) screened++;
+        }
+        try {
+          assert.deepEqual(actual, expected[i]);
+        } catch {
+          mismatches.push(
+            `${pass}: ${JSON.stringify(input)}\n  wasm: ${JSON.stringify(actual)}\n  opa:  ${JSON.stringify(expected[i])}`,
+          );
+        }
+      });
+    }
+    const cache = engine.decisionCache!;
+    assert.ok(cache.hits >= CASES * 0.95, `second pass answered from the cache: ${cache.hits} hits`);
     admin.forEach((input, i) => {
       const actual = engine.evaluateAdmin(input);
       try {

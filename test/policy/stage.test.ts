@@ -74,6 +74,41 @@ describe('policy stage', () => {
     ]);
   });
 
+  test('with the decision cache: repeated requests get the same answer, headers included, counted at scrape', async () => {
+    const registry = new Registry();
+    const manager = new PolicyManager({ registry, decisionCacheEntries: 100 });
+    await manager.load(bundle, 'test');
+    const stage = createPolicyStage({ manager, registry, logger: recordingLogger() });
+    for (let i = 0; i < 3; i++) {
+      const refused = makeCtx({ colorOverride: 'green' });
+      stage.run(refused);
+      assert.deepEqual(refused.responseHeaders, ['x-acgs-color-override', 'refused'], `request ${i}`);
+      assert.throws(
+        () => stage.run(makeCtx({ method: 'POST', claims: { sub: 'r', roles: ['reader'] } })),
+        (e: unknown) => e instanceof GatewayError && e.status === 403,
+        `request ${i}`,
+      );
+    }
+    const lookups = Object.fromEntries(
+      (await metric(registry, 'acgs_policy_decision_cache_lookups_total')).map((v) => [
+        (v.labels as { result: string }).result,
+        v.value,
+      ]),
+    );
+    assert.deepEqual(lookups, { hit: 4, miss: 2 });
+    assert.deepEqual(await metric(registry, 'acgs_policy_decision_cache_entries'), [
+      { labels: {}, value: 2 },
+    ]);
+    // A swap starts a new cache; the counter keeps counting up.
+    await manager.load(bundle, 'again');
+    stage.run(makeCtx({ colorOverride: 'green' }));
+    const after = await metric(registry, 'acgs_policy_decision_cache_lookups_total');
+    assert.equal(after.find((v) => (v.labels as { result: string }).result === 'miss')?.value, 3);
+    assert.deepEqual(await metric(registry, 'acgs_policy_decision_cache_entries'), [
+      { labels: {}, value: 1 },
+    ]);
+  });
+
   test('a 400 decision becomes bad_request', async () => {
     const registry = new Registry();
     const manager = new PolicyManager();
@@ -154,10 +189,40 @@ describe('policy stage', () => {
     assert.equal(entry.requested_by, '203.0.113.9');
     assert.equal(entry.result.allow, true);
     assert.equal(typeof entry.metrics.timer_rego_query_eval_ns, 'number');
-    assert.deepEqual(entry.input.query, { access_token: [MASK], q: ['x'] });
-    assert.equal(entry.input.headers['x-api-key'], MASK);
-    assert.equal(entry.input.headers.authorization, undefined);
-    assert.deepEqual(entry.masked.sort(), ['/input/headers/x-api-key', '/input/query/access_token']);
+    // The shipped bundle reads neither query nor headers (data.acgs.input.fields): the log shows the input
+    // as evaluated, so they are not there to leak.
+    assert.deepEqual(Object.keys(entry.input), [
+      'method',
+      'path',
+      'client_ip',
+      'claims',
+      'service',
+      'color_override',
+      'screening',
+    ]);
+    assert.ok(!lines[0]!.includes('s3cret') && !lines[0]!.includes('k3y') && !lines[0]!.includes('Bearer'));
+
+    // A bundle that reads everything (no projection declared) has its secrets masked.
+    lines.length = 0;
+    const registry = new Registry();
+    const manager = new PolicyManager({ registry });
+    manager.use(
+      createStaticEngine({
+        decide: () => checkDecision({ allow: true, status: 200, reason: 'ok' }) as never,
+      }),
+      't',
+    );
+    createPolicyStage({ manager, registry, logger: recordingLogger(), decisionLog: log }).run(
+      makeCtx({
+        query: 'access_token=s3cret&q=x',
+        headers: { 'x-api-key': 'k3y', authorization: 'Bearer t', referer: 'r' },
+      }),
+    );
+    const full = JSON.parse(lines[0]!);
+    assert.deepEqual(full.input.query, { access_token: [MASK], q: ['x'] });
+    assert.equal(full.input.headers['x-api-key'], MASK);
+    assert.equal(full.input.headers.authorization, undefined);
+    assert.deepEqual(full.masked.sort(), ['/input/headers/x-api-key', '/input/query/access_token']);
     assert.ok(!lines[0]!.includes('s3cret') && !lines[0]!.includes('k3y') && !lines[0]!.includes('Bearer'));
   });
 

@@ -2,6 +2,7 @@
 import type { PolicyDecision } from '../../gateway/policy/decision.js';
 import { ADMIN_ENTRYPOINT, DECISION_ENTRYPOINT, type PolicyEngine } from '../../gateway/policy/engine.js';
 import type { AdminPolicyInput, PolicyInput } from '../../gateway/policy/input.js';
+import { FULL_PROJECTION } from '../../gateway/policy/projection.js';
 
 export interface StaticEngineOptions {
   readonly revision?: string;
@@ -14,7 +15,9 @@ export function createStaticEngine(opts: StaticEngineOptions): PolicyEngine {
   return {
     revision: opts.revision ?? 'static',
     entrypoints: [DECISION_ENTRYPOINT, ADMIN_ENTRYPOINT],
-    evaluate: opts.decide,
+    projection: FULL_PROJECTION,
+    // The stage builds the whole input for a full projection.
+    evaluate: (input) => opts.decide(input as PolicyInput),
     evaluateAdmin: opts.decideAdmin ?? adminDeny,
   } satisfies PolicyEngine;
 }

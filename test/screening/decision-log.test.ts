@@ -28,6 +28,7 @@ describe('decision log of screening matches', () => {
       requestId: ctx.id,
       path: 'acgs/gateway/decision',
       input,
+      clientIp: ctx.clientIp,
       result: { allow: false, status: 403, reason: 'sqli in query q', allow_color_override: false },
       revision: 'r',
       evalNs: 1,
