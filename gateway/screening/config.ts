@@ -38,6 +38,12 @@ export const screeningConfigSchema = z.strictObject({
    * for ordinary uploads are the worse failure; deployments that prefer refusals set `closed`.
    */
   failMode: z.enum(['open', 'closed']).default('open'),
+  /**
+   * Values per target remembered as clean after an inspection found nothing in them (two generations of
+   * this many, values up to 256 characters); a request made only of known values skips the engine. Sound
+   * because every rule looks at one value at a time; a rules swap forgets them all. 0 turns it off.
+   */
+  cleanValues: z.number().int().min(0).max(1_000_000).default(4096),
 });
 
 export type ScreeningConfig = z.output<typeof screeningConfigSchema>;

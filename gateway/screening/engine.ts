@@ -2,6 +2,7 @@
 // length of its (synchronous) run; a retired handle is disposed once no run holds it, so a swap in the
 // middle of traffic can neither free a handle under a run nor leak the old one.
 import type { ScreeningMatch } from '../../core/types.js';
+import { CleanValues } from './clean-values.js';
 import { ADDRESS, TARGET_OF } from './compile.js';
 import { maskExcerpt } from './excerpt.js';
 import { CHUNK } from './leaves.js';
@@ -36,16 +37,29 @@ export interface Inspection {
 
 interface Handle {
   readonly loaded: LoadedRuleset;
+  /** Values this ruleset found clean (clean-values.ts): a new ruleset starts with none. */
+  readonly clean: CleanValues;
   refs: number;
   retired: boolean;
 }
 
+export interface ScreeningEngineOptions {
+  /** Clean values remembered per target and generation (clean-values.ts); 0 inspects every value every time. */
+  readonly cleanValues?: number;
+}
+
+const NO_MATCHES: ScreeningMatch[] = Object.freeze([]) as unknown as ScreeningMatch[];
+const CLEAN: Inspection = Object.freeze({ matches: NO_MATCHES, timedOut: false, truncated: false });
+const CLEAN_TRUNCATED: Inspection = Object.freeze({ matches: NO_MATCHES, timedOut: false, truncated: true });
+
 export class ScreeningEngine {
   #current: Handle;
   #closed = false;
+  readonly #cleanValues: number;
 
-  constructor(initial: LoadedRuleset) {
-    this.#current = { loaded: initial, refs: 0, retired: false };
+  constructor(initial: LoadedRuleset, opts: ScreeningEngineOptions = {}) {
+    this.#cleanValues = opts.cleanValues ?? DEFAULT_CLEAN_VALUES;
+    this.#current = this.#handle(initial);
     warm(initial);
   }
 
@@ -53,23 +67,37 @@ export class ScreeningEngine {
     return this.#current.loaded;
   }
 
+  /** The active ruleset's clean-value cache (for metrics and tests). */
+  get cleanValues(): CleanValues {
+    return this.#current.clean;
+  }
+
   /** Makes `next` the active ruleset; the previous one is disposed when its last run ends. */
   swap(next: LoadedRuleset): void {
     warm(next);
     const old = this.#current;
-    this.#current = { loaded: next, refs: 0, retired: false };
+    this.#current = this.#handle(next);
     this.#retire(old);
   }
 
   inspect(leaves: RequestLeaves, budgetUs: number): Inspection {
     const handle = this.#current;
+    const truncated = anyTruncated(leaves);
+    const pending = handle.clean.unknownOf(leaves);
+    if (pending === null) return truncated ? CLEAN_TRUNCATED : CLEAN;
     handle.refs++;
     try {
-      return inspectWith(handle.loaded, leaves, budgetUs);
+      const run = inspectWith(handle.loaded, pending, budgetUs);
+      if (run.matches.length === 0 && !run.timedOut && run.complete) handle.clean.remember(pending);
+      return { matches: run.matches, timedOut: run.timedOut, truncated };
     } finally {
       handle.refs--;
       if (handle.retired && handle.refs === 0) dispose(handle.loaded);
     }
+  }
+
+  #handle(loaded: LoadedRuleset): Handle {
+    return { loaded, clean: new CleanValues(this.#cleanValues), refs: 0, retired: false };
   }
 
   close(): void {
@@ -104,19 +132,33 @@ function dispose(loaded: LoadedRuleset): void {
   }
 }
 
-function inspectWith(loaded: LoadedRuleset, leaves: RequestLeaves, budgetUs: number): Inspection {
+/** Values per target (and generation) remembered as clean by default: a few MiB at most. */
+export const DEFAULT_CLEAN_VALUES = 4096;
+
+function anyTruncated(leaves: RequestLeaves): boolean {
+  for (const target of TARGETS) if (leaves[target]?.truncated === true) return true;
+  return false;
+}
+
+interface Run {
+  readonly matches: ScreeningMatch[];
+  readonly timedOut: boolean;
+  /** Every value was seen by a run that ended normally (not cut short after MAX_RERUNS decoys). */
+  readonly complete: boolean;
+}
+
+function inspectWith(loaded: LoadedRuleset, leaves: RequestLeaves, budgetUs: number): Run {
   const payload: Record<string, string[][]> = {};
-  let truncated = false;
   for (const target of TARGETS) {
     const l = leaves[target];
     if (l === undefined || l.size === 0) continue;
     payload[ADDRESS[target]] = l.chunks();
-    if (l.truncated) truncated = true;
   }
   const matches: ScreeningMatch[] = [];
   const seen = new Set<string>();
   const started = process.hrtime.bigint();
   let timedOut = false;
+  let complete = true;
   for (let runs = 0; ; runs++) {
     const remaining = budgetUs - Number(process.hrtime.bigint() - started) / 1000;
     if (remaining <= 0) {
@@ -152,9 +194,13 @@ function inspectWith(loaded: LoadedRuleset, leaves: RequestLeaves, budgetUs: num
       seen.add(id);
       matches.push(toMatch(loaded, id, target, param, leaves));
     }
-    if (!blanked || runs >= MAX_RERUNS || timedOut) break;
+    if (!blanked || timedOut) break;
+    if (runs >= MAX_RERUNS) {
+      complete = false;
+      break;
+    }
   }
-  return { matches, timedOut, truncated };
+  return { matches, timedOut, complete };
 }
 
 function runOnce(waf: Waf, payload: Record<string, string[][]>, budgetUs: number) {
@@ -188,15 +234,19 @@ function detailMatches(
   members: readonly string[],
 ): string[] {
   const value = leaves[target]?.valueAt(keyPath);
-  if (value === undefined) return [members[0]!];
+  if (value === undefined) return [...members];
   const result = runOnce(loaded.detail, { [ADDRESS[target]]: [[value]] }, DETAIL_BUDGET_US);
   const found = (result.events ?? []).map((e) => e.rule.id).filter((id) => members.includes(id));
-  // Out of budget or a disagreement between the handles: the match stands, under its first rule.
-  return found.length > 0 ? found : [members[0]!];
+  // Out of budget or a disagreement between the handles: the match stands under every rule of the group,
+  // so an exemption for one category cannot let another category's attack through on a slow machine.
+  return found.length > 0 ? [...found] : [...members];
 }
 
-/** Naming the rules of a match is one value through the detail handle: microseconds, bounded anyway. */
-const DETAIL_BUDGET_US = 2000;
+/**
+ * Naming the rules of a match is one value through the detail handle: microseconds, bounded anyway,
+ * with room for a descheduled process (wall-clock).
+ */
+const DETAIL_BUDGET_US = 20_000;
 
 function toMatch(
   loaded: LoadedRuleset,

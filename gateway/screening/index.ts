@@ -6,7 +6,7 @@ import type { Stage } from '../../core/types.js';
 import { registerScreeningRoutes, type ScreeningAuditEntry } from './admin-routes.js';
 import type { ScreeningConfig } from './config.js';
 import { ScreeningEngine } from './engine.js';
-import { screeningMetrics } from './metrics.js';
+import { exportCleanValueCounts, screeningMetrics } from './metrics.js';
 import { describe, loadRulesetFile, RulesetError } from './ruleset-loader.js';
 import { ScreeningRuntime } from './runtime.js';
 import { createScreeningStage } from './stage.js';
@@ -46,7 +46,8 @@ export async function provisionScreening(deps: ScreeningDeps): Promise<Screening
     throw err;
   }
   const metrics = screeningMetrics(deps.registry);
-  const engine = new ScreeningEngine(loaded);
+  const engine = new ScreeningEngine(loaded, { cleanValues: deps.config.cleanValues });
+  exportCleanValueCounts(metrics, () => engine.cleanValues);
   const runtime = new ScreeningRuntime(engine, metrics, deps.logger, deps.config.rules);
   deps.logger.info(
     { revision: loaded.revision, rules: loaded.ruleset.rules.length, categories: loaded.categories },

@@ -36,6 +36,11 @@ export class Leaves {
     }
   }
 
+  /** Adds a leaf that already went through add() (a subset of another Leaves): no filtering, no windows. */
+  keep(key: string, value: string): void {
+    this.#push(key, value);
+  }
+
   #push(key: string, value: string): void {
     if (this.values.length >= MAX_LEAVES) {
       this.truncated = true;

@@ -8,6 +8,8 @@ export interface ScreeningMetrics {
   readonly seconds: Histogram<string>;
   readonly rulesetInfo: Gauge<'revision'>;
   readonly reloads: Counter<'result'>;
+  /** Values answered from the clean-value cache (hit) or inspected (miss); filled at scrape time. */
+  readonly cleanValues: Counter<'result'>;
 }
 
 export const SKIP_REASONS = [
@@ -56,8 +58,43 @@ export function screeningMetrics(registry: Registry): ScreeningMetrics {
       labelNames: ['result'],
       registers: [registry],
     }),
+    cleanValues: new Counter({
+      name: 'acgs_screening_clean_value_lookups_total',
+      help: 'Request values known clean from an earlier inspection under the same ruleset (hit) or inspected (miss)',
+      labelNames: ['result'],
+      registers: [registry],
+    }),
   };
   for (const reason of SKIP_REASONS) m.skipped.labels({ reason }).inc(0);
   byRegistry.set(registry, m);
   return m;
+}
+
+/**
+ * The clean-value cache counts in plain integers on the hot path; each scrape adds what changed since
+ * the last one (a rules swap brings a new cache, counted from zero).
+ */
+export function exportCleanValueCounts(
+  metrics: ScreeningMetrics,
+  current: () => { readonly hits: number; readonly misses: number },
+): void {
+  let seen: object | null = null;
+  let hits = 0;
+  let misses = 0;
+  const hit = metrics.cleanValues.labels({ result: 'hit' });
+  const miss = metrics.cleanValues.labels({ result: 'miss' });
+  hit.inc(0);
+  miss.inc(0);
+  (metrics.cleanValues as unknown as { collect?: () => void }).collect = () => {
+    const cache = current();
+    if (cache !== seen) {
+      seen = cache;
+      hits = 0;
+      misses = 0;
+    }
+    hit.inc(cache.hits - hits);
+    miss.inc(cache.misses - misses);
+    hits = cache.hits;
+    misses = cache.misses;
+  };
 }
