@@ -34,6 +34,8 @@ export interface PolicyEngine {
   readonly projection: InputProjection;
   /** The data-plane decision. Throws PolicyEvaluationError; callers fail closed. */
   evaluate(input: ProjectedInput): PolicyDecision;
+  /** The same, on the input already serialised (input-text.ts): what the hot path calls. */
+  evaluateText(text: string): PolicyDecision;
   /** The admin-plane decision (entrypoint acgs/gateway/admin_decision). Throws PolicyEvaluationError. */
   evaluateAdmin(input: AdminPolicyInput): PolicyDecision;
 }
@@ -102,8 +104,11 @@ export class WasmPolicyEngine implements PolicyEngine {
   }
 
   evaluate(input: ProjectedInput): PolicyDecision {
-    // Serialised once: the text is both the cache key and exactly what the module reads.
-    const text = JSON.stringify(input);
+    return this.evaluateText(JSON.stringify(input));
+  }
+
+  evaluateText(text: string): PolicyDecision {
+    // The text is both the cache key and exactly what the module reads.
     const cache = this.decisionCache;
     if (cache !== null) {
       const hit = cache.get(text);

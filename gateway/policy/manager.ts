@@ -94,6 +94,17 @@ export class PolicyManager {
     }
   }
 
+  /** decide() on the serialised input (input-text.ts, with the projection of `engine`). */
+  decideText(text: string): PolicyDecision {
+    const engine = this.#engine;
+    if (engine === null) return failedDecision(NO_POLICY);
+    try {
+      return engine.evaluateText(text);
+    } catch (err) {
+      return failedDecision(errorMessage(err));
+    }
+  }
+
   /** The admin-plane decision; never throws (fails closed with `error` set). */
   decideAdmin(input: AdminPolicyInput): PolicyDecision {
     const engine = this.#engine;

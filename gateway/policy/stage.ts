@@ -6,6 +6,7 @@ import type { RequestContext, Stage } from '../../core/types.js';
 import type { DecisionLogger } from './decision-log.js';
 import { DECISION_ENTRYPOINT, WasmPolicyEngine } from './engine.js';
 import { buildPolicyInput } from './input.js';
+import { policyInputText } from './input-text.js';
 import { DistinctErrorLog, type MinimalLogger } from './log-once.js';
 import type { PolicyManager } from './manager.js';
 import { type PolicyMetrics, policyMetrics } from './metrics.js';
@@ -39,26 +40,26 @@ export function createPolicyStage(opts: PolicyStageOptions): Stage {
     run(ctx: RequestContext): void {
       const started = process.hrtime.bigint();
       const engine = manager.engine;
-      const input = buildPolicyInput(ctx, engine === null ? FULL_PROJECTION : engine.projection);
-      const revision = engine?.revision ?? '';
-      const decision = manager.decide(input);
+      const projection = engine === null ? FULL_PROJECTION : engine.projection;
+      const decision = manager.decideText(policyInputText(ctx, projection));
       const evalNs = Number(process.hrtime.bigint() - started);
       metrics.evaluationSeconds.observe(evalNs / 1e9);
       if (decisionLog?.sampled()) {
+        // The object only for the log line: the same document as the text the engine read.
         decisionLog.log({
           requestId: ctx.id,
           path: DECISION_ENTRYPOINT,
-          input,
+          input: buildPolicyInput(ctx, projection),
           clientIp: ctx.clientIp,
           result: decision,
-          revision,
+          revision: engine?.revision ?? '',
           evalNs,
           screening: ctx.screening,
         });
       }
       if (decision.error !== undefined) {
         failed.inc();
-        errors.error(decision.error, { revision });
+        errors.error(decision.error, { revision: engine?.revision ?? '' });
         throw new GatewayError(Errors.POLICY_ERROR);
       }
       const headers = decision.headers;

@@ -18,6 +18,7 @@ export function createStaticEngine(opts: StaticEngineOptions): PolicyEngine {
     projection: FULL_PROJECTION,
     // The stage builds the whole input for a full projection.
     evaluate: (input) => opts.decide(input as PolicyInput),
+    evaluateText: (text) => opts.decide(JSON.parse(text) as PolicyInput),
     evaluateAdmin: opts.decideAdmin ?? adminDeny,
   } satisfies PolicyEngine;
 }
