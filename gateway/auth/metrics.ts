@@ -1,5 +1,6 @@
 // Prometheus counters of the JWT stage. Label children are bound once so the hot path only increments.
 import { Counter, type Registry } from 'prom-client';
+import { hotCounter } from '../metrics/hot-metrics.js';
 import { REJECTION_REASONS, type RejectionReason } from './rejection.js';
 
 export type VerificationResult = 'valid' | RejectionReason;
@@ -12,12 +13,13 @@ export interface AuthMetrics {
 }
 
 export function createAuthMetrics(registry: Registry): AuthMetrics {
-  const cacheHits = counter(
+  // Touched on every request with a token: hot counters (metrics/hot-metrics.ts).
+  const cacheHits = hotCounter(
     registry,
     'acgs_jwt_cache_hits_total',
     'Bearer tokens answered from the verified-token cache',
   );
-  const cacheMisses = counter(
+  const cacheMisses = hotCounter(
     registry,
     'acgs_jwt_cache_misses_total',
     'Bearer tokens not found (or expired) in the verified-token cache',

@@ -1,5 +1,6 @@
-import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import { Counter, collectDefaultMetrics, Gauge, Registry } from 'prom-client';
 import { COLORS, type Color } from '../../core/types.js';
+import { type CounterSeries, HotCounter, HotHistogram } from './hot-metrics.js';
 
 /** '499' is nginx's "client closed request": the client left before the response was complete. */
 const STATUS_CLASSES = ['1xx', '2xx', '3xx', '4xx', '5xx', '499'] as const;
@@ -36,12 +37,12 @@ interface ServiceChildren {
  */
 export class GatewayMetrics {
   readonly registry: Registry;
-  readonly #requests: Counter<'service' | 'color' | 'class'>;
-  readonly #duration: Histogram<'service' | 'color'>;
+  readonly #requests: HotCounter;
+  readonly #duration: HotHistogram;
   readonly #upstreamErrors: Counter<'service' | 'color' | 'kind'>;
   readonly #rejections: Counter<'plane' | 'code'>;
-  readonly #received: Counter;
-  readonly #ended: { inc(): void }[];
+  readonly #received: HotCounter;
+  readonly #ended: CounterSeries[];
   readonly #refusedConnections: Counter<'reason'>;
   readonly breakerState: Gauge<'service' | 'color' | 'upstream'>;
   readonly weight: Gauge<'service' | 'color'>;
@@ -50,19 +51,20 @@ export class GatewayMetrics {
   constructor(registry: Registry = new Registry(), { defaultMetrics = true } = {}) {
     this.registry = registry;
     if (defaultMetrics) collectDefaultMetrics({ register: registry });
-    this.#requests = new Counter({
-      name: 'acgs_requests_total',
-      help: 'Proxied requests by service, colour and response status class',
-      labelNames: ['service', 'color', 'class'],
-      registers: [registry],
-    });
-    this.#duration = new Histogram({
-      name: 'acgs_request_duration_seconds',
-      help: 'Time from request arrival to the end of the response, by service and colour',
-      labelNames: ['service', 'color'],
-      buckets: DURATION_BUCKETS,
-      registers: [registry],
-    });
+    // The four series touched by every request are hot metrics (hot-metrics.ts): no label hashing.
+    this.#requests = new HotCounter(
+      'acgs_requests_total',
+      'Proxied requests by service, colour and response status class',
+      ['service', 'color', 'class'],
+      registry,
+    );
+    this.#duration = new HotHistogram(
+      'acgs_request_duration_seconds',
+      'Time from request arrival to the end of the response, by service and colour',
+      ['service', 'color'],
+      DURATION_BUCKETS,
+      registry,
+    );
     this.#upstreamErrors = new Counter({
       name: 'acgs_upstream_errors_total',
       help: 'Failed upstream attempts by kind (refused, reset, timeouts, breaker_open, ...)',
@@ -75,17 +77,18 @@ export class GatewayMetrics {
       labelNames: ['plane', 'code'],
       registers: [registry],
     });
-    this.#received = new Counter({
-      name: 'acgs_http_requests_received_total',
-      help: 'Every request the data plane received (health checks and gateway-made answers included)',
-      registers: [registry],
-    });
-    const ended = new Counter({
-      name: 'acgs_http_responses_total',
-      help: 'Every received request once it ended, by status class; 499 = the client left before the response was complete',
-      labelNames: ['class'],
-      registers: [registry],
-    });
+    this.#received = new HotCounter(
+      'acgs_http_requests_received_total',
+      'Every request the data plane received (health checks and gateway-made answers included)',
+      [],
+      registry,
+    );
+    const ended = new HotCounter(
+      'acgs_http_responses_total',
+      'Every received request once it ended, by status class; 499 = the client left before the response was complete',
+      ['class'],
+      registry,
+    );
     this.#ended = STATUS_CLASSES.map((cls) => ended.labels(cls));
     this.#refusedConnections = new Counter({
       name: 'acgs_connections_refused_total',

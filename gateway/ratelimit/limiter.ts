@@ -1,6 +1,6 @@
 // One configured limit: asks its store, and when Redis cannot answer applies the limit's failMode.
-import type { Counter } from 'prom-client';
 import { Errors, GatewayError } from '../../core/errors.js';
+import type { CounterSeries } from '../metrics/hot-metrics.js';
 import { MutableDecision } from './batched-counter.js';
 import type { BatchedStore } from './batched-store.js';
 import type { LimitConfig } from './config.js';
@@ -32,7 +32,7 @@ export class Limiter {
   private readonly health: RedisHealth | null;
   /** ceil so that a small limit spread over many replicas still admits someone. */
   private readonly fallbackLimit: number;
-  private readonly counters: Record<DecisionResult, Counter.Internal>;
+  private readonly counters: Record<DecisionResult, CounterSeries>;
   private readonly batched: BatchedStore | null;
   private readonly maxLocalHits: number;
   /**

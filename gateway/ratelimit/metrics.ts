@@ -1,13 +1,14 @@
 // Prometheus series of the rate-limit stage. Label sets stay small: the limit name (from configuration,
 // bounded) and a fixed result or reason; never the client key.
 import { Counter, Gauge, type Registry } from 'prom-client';
+import { type HotCounter, hotCounter } from '../metrics/hot-metrics.js';
 import type { UnavailableReason } from './store.js';
 
 export type DecisionResult = 'allowed' | 'limited' | 'fallback_allowed' | 'fallback_limited' | 'unavailable';
 
 export interface RateLimitMetrics {
   /** One per decision; fallback_* were made by the memory store while Redis was unreachable. */
-  readonly decisions: Counter<'limit' | 'result'>;
+  readonly decisions: HotCounter;
   /** Decisions that could not use Redis, by reason (each one fell back or, with failMode closed, answered 503). */
   readonly redisFailures: Counter<'reason'>;
   /** 1 while the last Redis decision succeeded, 0 after a failure. */
@@ -18,14 +19,13 @@ export interface RateLimitMetrics {
 
 /** Reuses series already in the registry, so stages can be rebuilt (configuration reload, tests) on one registry. */
 export function createRateLimitMetrics(registry: Registry): RateLimitMetrics {
-  const decisions =
-    (registry.getSingleMetric('acgs_ratelimit_decisions_total') as Counter<'limit' | 'result'> | undefined) ??
-    new Counter({
-      name: 'acgs_ratelimit_decisions_total',
-      help: 'Rate-limit decisions by limit and result',
-      labelNames: ['limit', 'result'] as const,
-      registers: [registry],
-    });
+  // One per decision: a hot counter (metrics/hot-metrics.ts).
+  const decisions = hotCounter(
+    registry,
+    'acgs_ratelimit_decisions_total',
+    'Rate-limit decisions by limit and result',
+    ['limit', 'result'],
+  );
   const redisFailures =
     (registry.getSingleMetric('acgs_ratelimit_redis_failures_total') as Counter<'reason'> | undefined) ??
     new Counter({

@@ -1,11 +1,12 @@
 // Screening metrics, created once per registry. Label sets stay small: categories and rule ids come
 // from the ruleset (tens), skip reasons are a fixed list.
-import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import { Counter, Gauge, type Registry } from 'prom-client';
+import { HotHistogram } from '../metrics/hot-metrics.js';
 
 export interface ScreeningMetrics {
   readonly matches: Counter<'category' | 'rule'>;
   readonly skipped: Counter<'reason'>;
-  readonly seconds: Histogram<string>;
+  readonly seconds: HotHistogram;
   readonly rulesetInfo: Gauge<'revision'>;
   readonly reloads: Counter<'result'>;
   /** Values answered from the clean-value cache (hit) or inspected (miss); filled at scrape time. */
@@ -40,12 +41,13 @@ export function screeningMetrics(registry: Registry): ScreeningMetrics {
       registers: [registry],
     }),
     // A request without a body takes tens of microseconds; buckets from 5 µs to 50 ms.
-    seconds: new Histogram({
-      name: 'acgs_screening_seconds',
-      help: 'Time to screen a request (collecting values and the engine run; not reading the body)',
-      buckets: [0.000005, 0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.005, 0.01, 0.05],
-      registers: [registry],
-    }),
+    seconds: new HotHistogram(
+      'acgs_screening_seconds',
+      'Time to screen a request (collecting values and the engine run; not reading the body)',
+      [],
+      [0.000005, 0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.005, 0.01, 0.05],
+      registry,
+    ),
     rulesetInfo: new Gauge({
       name: 'acgs_screening_ruleset_info',
       help: 'The active screening ruleset (value 1, revision as label)',
