@@ -2,29 +2,54 @@
 // same requests and headers, alternated over rounds; one table with ratios to bare @fastify/http-proxy.
 // Then the micro-benchmarks (micro.ts) unless --no-micro. Flags: --duration S, --warmup S, --rounds N,
 // --connections 50,200, --only id,id, --nginx-workers N|auto, --results DIR, --no-build, --no-micro,
-// --no-readme. After every warm-up and measurement each contender is checked to be alive (its processes
-// running, a request through it answered): a crash is reported as CRASHED with its exit code or signal
-// and last output lines, never as a throughput. A contender whose tool is missing is skipped with how
-// to install it. Environment: REDIS_URL, BENCH_NGINX_BIN (default /usr/sbin/nginx).
+// --no-readme, --stages (the per-stage CPU runs: the full gateway with one stage off at a time, the
+// minimal gateway and the bare @fastify/http-proxy; rewrites the budget table of bench/README.md). During
+// every measurement the CPU time of the contender, the upstream, Redis and the load generator is read
+// from /proc (bench/lib/cpu.ts) and reported per request. After every warm-up and measurement each
+// contender is checked to be alive (its processes running, a request through it answered): a crash is
+// reported as CRASHED with its exit code or signal and last output lines, never as a throughput. A
+// contender whose tool is missing is skipped with how to install it. Environment: REDIS_URL, BENCH_NGINX_BIN (default /usr/sbin/nginx).
 import { execFile } from 'node:child_process';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs, promisify } from 'node:util';
-import { Redis } from 'ioredis';
 import { BENCH_DIR, compileScripts, REPO_ROOT } from './lib/compile.js';
-import { type BenchContext, CONTENDERS, NGINX_BIN, type Running, SERVICE } from './lib/contenders.js';
+import {
+  ALL_CONTENDERS,
+  type BenchContext,
+  CONTENDERS,
+  NGINX_BIN,
+  type Running,
+  SERVICE,
+  STAGE_VARIANTS,
+  stagesOf,
+} from './lib/contenders.js';
+import { type CpuTargets, clockTicksPerSecond, findRedisProcess } from './lib/cpu.js';
 import { checkLiveness } from './lib/liveness.js';
 import { loadCommand, PATH, runLoad } from './lib/load.js';
 import { prepareBundle } from './lib/policy.js';
 import { type Child, firstJsonLine, sleep, spawnChild, stopChild } from './lib/proc.js';
 import { fmt, fmtInt, replaceBetweenMarkers } from './lib/report.js';
 import {
+  budgetRows,
+  budgetTable,
+  gatewayStageProblems,
+  STAGE_RUN_IDS,
+  type StageCost,
+  stageCosts,
+  stageTable,
+} from './lib/stages.js';
+import {
   type Crash,
+  cpuCell,
+  cpuCompact,
+  cpuMedians,
   crashOf,
   crashReport,
   lastLines,
   type Measurement,
+  REFERENCE,
   resultsTable,
   summarise,
   targetLines,
@@ -40,6 +65,9 @@ const HELP = `Usage: npm run bench -- [options]
   --rounds N          rounds; the contender order rotates every round (default 3)
   --connections LIST  comma-separated connection counts (default 50,200)
   --only LIST         contender ids: ${CONTENDERS.map((c) => c.id).join(', ')}
+                      (also the stage variants: ${STAGE_VARIANTS.map((c) => c.id).join(', ')})
+  --stages            per-stage CPU runs: ${STAGE_RUN_IDS.join(', ')};
+                      prints the per-stage cost and rewrites the budget table of bench/README.md
   --nginx-workers N   worker_processes for the nginx contenders: a number or auto (default 1)
   --results DIR       where the JSON results go (default bench/results)
   --no-build          do not run \`npm run build\` first (dist/ must be current)
@@ -59,6 +87,7 @@ function parseFlags() {
       'no-build': { type: 'boolean', default: false },
       'no-micro': { type: 'boolean', default: false },
       'no-readme': { type: 'boolean', default: false },
+      stages: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -72,8 +101,10 @@ function parseFlags() {
     .map((s) => s.trim())
     .filter((s) => s !== '');
   for (const id of only ?? []) {
-    if (!CONTENDERS.some((c) => c.id === id)) throw new Error(`--only: unknown contender ${id}`);
+    if (!ALL_CONTENDERS.some((c) => c.id === id)) throw new Error(`--only: unknown contender ${id}`);
   }
+  if (values.stages && only !== undefined)
+    throw new Error('--stages runs its own contenders; it does not combine with --only');
   return {
     help: values.help,
     durationSec: positive('duration', values.duration),
@@ -89,42 +120,11 @@ function parseFlags() {
     build: !values['no-build'],
     micro: !values['no-micro'],
     readme: !values['no-readme'],
+    stages: values.stages,
   };
 }
 
 const log = (line: string) => process.stdout.write(`${line}\n`);
-
-/** Checks that the full-pipeline gateway really runs every stage; returns why not, or null. */
-async function fullPipelineProblems(running: Running, ctx: BenchContext): Promise<string | null> {
-  const url = `${running.url}${PATH}`;
-  const problems: string[] = [];
-  const anonymous = await fetch(url);
-  await anonymous.arrayBuffer();
-  if (anonymous.status !== 401)
-    problems.push(`JWT stage not active (no token → ${anonymous.status}, expected 401)`);
-  const token = ctx.tokens[0]!;
-  const authed = await fetch(url, { headers: { authorization: `Bearer ${token.token}` } });
-  await authed.arrayBuffer();
-  if (authed.status !== 200) problems.push(`a valid token → ${authed.status}`);
-  if (!authed.headers.has('ratelimit-limit'))
-    problems.push('rate-limit stage not active (no RateLimit-Limit header)');
-  const redis = new Redis(ctx.redisUrl, { lazyConnect: true, maxRetriesPerRequest: 1 });
-  try {
-    await redis.connect();
-    const [, keys] = await redis.scan('0', 'MATCH', `*${token.subject}*`, 'COUNT', 10_000);
-    if (keys.length === 0) problems.push('no rate-limit key in Redis (memory store in use?)');
-  } catch (err) {
-    problems.push(`Redis check failed: ${(err as Error).message}`);
-  } finally {
-    redis.disconnect();
-  }
-  // The policy grants POST on ac only to ac.writer; the bench tokens carry the role 'reader'.
-  const post = await fetch(url, { method: 'POST', headers: { authorization: `Bearer ${token.token}` } });
-  await post.arrayBuffer();
-  if (post.status !== 403)
-    problems.push(`policy stage not active (POST without a writer role → ${post.status}, expected 403)`);
-  return problems.length === 0 ? null : problems.join('; ');
-}
 
 async function main(): Promise<void> {
   const flags = parseFlags();
@@ -132,7 +132,11 @@ async function main(): Promise<void> {
     log(HELP);
     return;
   }
-  const selected = CONTENDERS.filter((c) => flags.only === undefined || flags.only.includes(c.id));
+  const selected = flags.stages
+    ? STAGE_RUN_IDS.map((id) => ALL_CONTENDERS.find((c) => c.id === id)!)
+    : flags.only === undefined
+      ? CONTENDERS
+      : ALL_CONTENDERS.filter((c) => flags.only!.includes(c.id));
   const startedAt = new Date();
   const cpu = cpus();
   const machine = {
@@ -176,7 +180,8 @@ async function main(): Promise<void> {
     }
     const scripts = await compileScripts();
     const tokens = await makeTokens();
-    const needsBundle = flags.micro || selected.some((c) => c.id === 'gateway-full' || c.id === 'nginx-opa');
+    const needsBundle =
+      flags.micro || selected.some((c) => c.id.startsWith('gateway-full') || c.id === 'nginx-opa');
     const bundle = needsBundle ? await prepareBundle(tmp) : null;
     if (needsBundle) log(`policy bundle: ${bundle === null ? 'none' : bundle.origin}`);
 
@@ -194,6 +199,17 @@ async function main(): Promise<void> {
       nginxBin: process.env.BENCH_NGINX_BIN || NGINX_BIN,
     };
     const authorizations = tokens.map((t) => `Bearer ${t.token}`);
+    // CPU per request: the upstream is ours; Redis only when it runs on this machine and /proc shows it.
+    const hz = clockTicksPerSecond();
+    const redisProcess = await findRedisProcess(ctx.redisUrl);
+    log(
+      `CPU sampling: /proc/<pid>/stat utime+stime at ${hz} ticks/s; upstream pid ${upstream.pid}; Redis ${redisProcess.pid === null ? `n/a (${redisProcess.reason})` : `pid ${redisProcess.pid}`}; load generator: this process`,
+    );
+    const cpuTargets = (r: Running): CpuTargets => ({
+      contender: r.pids,
+      upstream: upstream.pid,
+      redis: redisProcess.pid,
+    });
 
     // Contenders that cannot run honestly are reported, not measured.
     const skipped = new Map<string, string>();
@@ -204,14 +220,15 @@ async function main(): Promise<void> {
         skipped.set(c.id, `skipped: ${missing}`);
         continue;
       }
-      if (c.id === 'gateway-full') {
-        if (bundle === null) {
+      const stages = stagesOf(c.id, bundle !== null);
+      if (stages !== null) {
+        if (c.id.startsWith('gateway-full') && bundle === null) {
           skipped.set(c.id, 'pending: no policy bundle');
           continue;
         }
         try {
           current = await c.start(ctx);
-          const problem = await fullPipelineProblems(current, ctx).catch((err: Error) => err.message);
+          const problem = await gatewayStageProblems(current, ctx, stages).catch((err: Error) => err.message);
           const state = await checkLiveness(current.children, { probeUrl: current.probeUrl });
           if (!state.alive) {
             crashes.push(crashOf(c.id, 0, 0, 'stage check', state));
@@ -220,7 +237,7 @@ async function main(): Promise<void> {
         } catch (err) {
           skipped.set(
             c.id,
-            `pending wiring: the gateway does not start with the full config (${(err as Error).message.split('\n').slice(0, 3).join(' ')})`,
+            `pending wiring: the gateway does not start with the ${c.id} config (${(err as Error).message.split('\n').slice(0, 3).join(' ')})`,
           );
         } finally {
           await current?.stop();
@@ -232,6 +249,7 @@ async function main(): Promise<void> {
     for (const [id, why] of skipped) log(`skipping ${id}: ${why}`);
 
     const runnable = selected.filter((c) => !skipped.has(c.id));
+    const idWidth = Math.max(16, ...runnable.map((c) => c.id.length));
     const measurements = new Map<string, Measurement[]>();
     for (let round = 0; round < flags.rounds; round++) {
       // Rotate the order so no contender always runs first (or last) on a drifting machine.
@@ -266,6 +284,7 @@ async function main(): Promise<void> {
               durationSec: flags.durationSec,
               authorizations,
               pids: current.pids,
+              cpu: cpuTargets(current),
             });
             const dead = await deadAfter(current, upstream, contender.id, round, connections, 'measurement');
             if (dead !== null) {
@@ -277,8 +296,9 @@ async function main(): Promise<void> {
             const list = measurements.get(key) ?? [];
             list.push({ ...result, round });
             measurements.set(key, list);
+            const cpu = cpuMedians([result]);
             log(
-              `  ${contender.id.padEnd(16)} c=${String(connections).padEnd(4)} ${fmtInt(result.rps).padStart(7)} req/s  p50 ${fmt(result.p50Ms, 2)} ms  p99 ${fmt(result.p99Ms, 2)} ms  errors ${result.errors}  non-2xx ${result.non2xx}  rss ${fmt(result.peakRssKb / 1024, 0)} MiB`,
+              `  ${contender.id.padEnd(idWidth)} c=${String(connections).padEnd(4)} ${fmtInt(result.rps).padStart(7)} req/s  p50 ${fmt(result.p50Ms, 2)} ms  p99 ${fmt(result.p99Ms, 2)} ms  errors ${result.errors}  non-2xx ${result.non2xx}  rss ${fmt(result.peakRssKb / 1024, 0)} MiB  cpu ${cpuCell(cpu.contender)} µs/req (main ${cpuCell(cpu.mainThread)})  up/redis/lg ${cpuCompact(cpu)}`,
             );
           }
         } finally {
@@ -298,6 +318,27 @@ async function main(): Promise<void> {
     if (crashText !== '') log(`\n${crashText}`);
     log('');
     for (const t of targets) log(`- ${t}`);
+
+    // The per-stage cost, when the run has the variants to compute it from.
+    let costs: StageCost[] | null = null;
+    let budget: { connections: number; rows: ReturnType<typeof budgetRows> } | null = null;
+    if (flags.stages || selected.some((c) => STAGE_VARIANTS.some((v) => v.id === c.id))) {
+      costs = stageCosts(measurements, flags.connections);
+      const budgetAt = flags.connections[0]!;
+      const reference = summaries.find((x) => x.id === REFERENCE && x.connections === budgetAt);
+      budget = {
+        connections: budgetAt,
+        rows: budgetRows(costs, budgetAt, reference?.cpuUsPerRequest.contender ?? Number.NaN),
+      };
+      log('');
+      log(
+        'Per-stage CPU cost (µs per request; a stage = the gateway with it − without it, per round, median):',
+      );
+      log('');
+      log(stageTable(costs));
+      log('');
+      log(budgetTable(budget.rows, budgetAt, startedAt.toISOString().slice(0, 10)));
+    }
 
     let micro: MicroResult | null = null;
     if (flags.micro) {
@@ -326,10 +367,18 @@ async function main(): Promise<void> {
           service: SERVICE,
           options: flags,
           policyBundle: bundle?.origin ?? null,
+          cpuSampling: {
+            clockTicksPerSecond: hz,
+            upstreamPid: upstream.pid,
+            redis: redisProcess,
+            loadGenerator: 'the orchestrator process (process.cpuUsage())',
+          },
           contenders: selected.map((c) => ({ id: c.id, label: c.label, description: c.description })),
           summaries,
           crashes,
           targets,
+          stageCosts: costs,
+          budget,
           measurements: Object.fromEntries(measurements),
           micro,
         },
@@ -339,7 +388,30 @@ async function main(): Promise<void> {
     );
     log(`\nresults: ${file}`);
 
-    if (flags.readme) {
+    if (flags.readme && flags.stages && costs !== null && budget !== null) {
+      // A per-stage run rewrites the budget (its contenders are not the comparison of "Latest results").
+      const when = startedAt.toISOString();
+      await replaceBetweenMarkers(
+        join(BENCH_DIR, 'README.md'),
+        'bench:budget',
+        [
+          `Measured ${when} on Node ${machine.node}, ${machine.cores} cores (${machine.cpu}); load average ${machine.loadavgAtStart.join(' ')} at start, ${loadavgAtEnd.join(' ')} at the end.`,
+          `Command: \`${command}\` (${flags.rounds} rounds, ${flags.warmupSec} s warm-up + ${flags.durationSec} s measured per contender and connection count).`,
+          '',
+          budgetTable(budget.rows, budget.connections, `\`--stages\` ${when.slice(0, 10)}`),
+          '',
+          'Per stage and connection count (gateway process, its main thread, and Redis):',
+          '',
+          stageTable(costs),
+          '',
+          'The runs behind it:',
+          '',
+          table,
+          ...(crashText === '' ? [] : ['', crashText]),
+        ].join('\n'),
+      );
+    }
+    if (flags.readme && !flags.stages) {
       const header = [
         `Measured ${startedAt.toISOString()} on Node ${machine.node}, ${machine.cores} cores (${machine.cpu}), ${machine.platform}; load average ${machine.loadavgAtStart.join(' ')} at start, ${loadavgAtEnd.join(' ')} at the end (1/5/15 min; anything well above 1 means other work shared the cores).`,
         `Command: \`${command}\` (${flags.rounds} rounds, ${flags.warmupSec} s warm-up + ${flags.durationSec} s measured per contender and connection count; nginx worker_processes ${flags.nginxWorkers}).`,
@@ -351,13 +423,13 @@ async function main(): Promise<void> {
         'bench:results',
         `${header}\n\n${table}${crashText === '' ? '' : `\n\n${crashText}`}\n\nWhere we stand:\n\n${targets.map((t) => `- ${t}`).join('\n')}\n\nContenders:\n\n${legend}`,
       );
-      if (micro !== null) {
-        await replaceBetweenMarkers(
-          join(BENCH_DIR, 'README.md'),
-          'bench:micro',
-          `Measured ${new Date().toISOString()} on Node ${machine.node}, ${machine.cores} cores (${machine.cpu}), as part of \`${command}\`.\n\n${microMarkdown(micro)}`,
-        );
-      }
+    }
+    if (flags.readme && micro !== null) {
+      await replaceBetweenMarkers(
+        join(BENCH_DIR, 'README.md'),
+        'bench:micro',
+        `Measured ${new Date().toISOString()} on Node ${machine.node}, ${machine.cores} cores (${machine.cpu}), as part of \`${command}\`.\n\n${microMarkdown(micro)}`,
+      );
     }
   } finally {
     clearTimeout(watchdog);

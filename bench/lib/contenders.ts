@@ -1,4 +1,4 @@
-// The seven contenders. Each start() launches its own processes (started and stopped per round) and
+// The seven contenders, and the full gateway's one-stage-off variants for the per-stage runs. Each start() launches its own processes (started and stopped per round) and
 // returns the base URL to load plus the pids whose memory counts as the contender's.
 import { existsSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
@@ -122,17 +122,47 @@ async function startNginx(
 
 export type GatewayMode = 'minimal' | 'full';
 
-/** The gateway's YAML for a mode; `full` adds JWT, rate limit (Redis via REDIS_URL), screening and the policy bundle. */
+/** The optional stages of the full gateway that the per-stage runs (`--stages`) switch off one at a time. */
+export type GatewayStage = 'auth' | 'rateLimit' | 'screening' | 'policy';
+
+export type GatewayStages = Readonly<Record<GatewayStage, boolean>>;
+
+/**
+ * Which optional stages a gateway configuration runs. The screening module runs only where a policy is
+ * (its findings mean something only to a policy that decides on them), so switching the policy off takes
+ * the screening with it; `BENCH_FULL_SCREENING=off` drops it from the full contender.
+ */
+export function gatewayStages(
+  mode: GatewayMode,
+  without: GatewayStage | null,
+  hasBundle: boolean,
+): GatewayStages {
+  if (mode === 'minimal') return { auth: false, rateLimit: false, screening: false, policy: false };
+  const policy = hasBundle && without !== 'policy';
+  return {
+    auth: without !== 'auth',
+    rateLimit: without !== 'rateLimit',
+    policy,
+    screening: policy && without !== 'screening' && process.env.BENCH_FULL_SCREENING !== 'off',
+  };
+}
+
+/**
+ * The gateway's YAML for a mode; `full` adds JWT, rate limit (Redis via REDIS_URL), screening and the
+ * policy bundle, less the one stage in `without` (the per-stage runs).
+ */
 export function gatewayConfig(
   ctx: BenchContext,
   mode: GatewayMode,
   port: number,
   adminPort: number,
+  without: GatewayStage | null = null,
 ): Record<string, unknown> {
   const [blue, green] = ctx.upstreamPorts;
+  const name = without === null ? mode : `${mode}-no-${without.toLowerCase()}`;
   const config: Record<string, unknown> = {
     server: { host: '127.0.0.1', port },
-    admin: { host: '127.0.0.1', port: adminPort, auditLog: join(ctx.tmp, `audit-${mode}.jsonl`) },
+    admin: { host: '127.0.0.1', port: adminPort, auditLog: join(ctx.tmp, `audit-${name}.jsonl`) },
     logging: { level: 'warn' },
     services: {
       [SERVICE]: {
@@ -142,28 +172,42 @@ export function gatewayConfig(
       },
     },
   };
-  if (mode === 'full') {
+  const stages = gatewayStages(mode, without, ctx.bundle !== null);
+  if (mode === 'full' && !stages.auth) {
+    // Without the JWT stage the requests are anonymous, and the split would issue each one a new sticky
+    // cookie (the load never sends it back): work the full gateway's authenticated requests never do, which
+    // would show up as a negative cost of auth. The address keys the split instead, as `sub` does with auth.
+    (config.server as Record<string, unknown>).stickyCookie = { enabled: false };
+  }
+  if (stages.auth) {
     config.auth = {
       keys: ctx.tokens.map((t) => ({ kid: t.kid, algorithms: [t.alg], publicKey: t.publicKeyPem })),
       defaultMode: 'required',
     };
+  }
+  if (stages.rateLimit) {
     // A limit no run can reach: the stage's cost is measured, not its rejections.
     config.rateLimit = { limits: [{ name: 'per-subject', limit: 10_000_000, window: '1m', by: 'subject' }] };
-    if (ctx.bundle !== null) {
-      config.policy = { bundle: ctx.bundle.file };
-      // The shipped ruleset over path, query and headers before every decision (bench requests carry no body).
-      // BENCH_FULL_SCREENING=off measures the full pipeline without it (a stage's share of the cost).
-      config.screening = { enabled: process.env.BENCH_FULL_SCREENING !== 'off' };
-    }
+  }
+  if (stages.policy && ctx.bundle !== null) {
+    config.policy = { bundle: ctx.bundle.file };
+    // The shipped ruleset over path, query and headers before every decision (bench requests carry no body).
+    // BENCH_FULL_SCREENING=off measures the full pipeline without it (as gateway-full-no-screening does).
+    config.screening = { enabled: stages.screening };
   }
   return config;
 }
 
-export async function startGatewayProcess(ctx: BenchContext, mode: GatewayMode): Promise<Running> {
+export async function startGatewayProcess(
+  ctx: BenchContext,
+  mode: GatewayMode,
+  without: GatewayStage | null = null,
+): Promise<Running> {
   const port = await freePort();
   const adminPort = await freePort();
-  const file = join(ctx.tmp, `gateway-${mode}.yaml`);
-  await writeFile(file, stringify(gatewayConfig(ctx, mode, port, adminPort)));
+  const name = without === null ? `gateway-${mode}` : `gateway-${mode}-no-${without.toLowerCase()}`;
+  const file = join(ctx.tmp, `${name}.yaml`);
+  await writeFile(file, stringify(gatewayConfig(ctx, mode, port, adminPort, without)));
   const env: NodeJS.ProcessEnv = {
     PATH: process.env.PATH,
     HOME: process.env.HOME,
@@ -177,7 +221,7 @@ export async function startGatewayProcess(ctx: BenchContext, mode: GatewayMode):
   const nodeArgs = process.env.BENCH_GATEWAY_NODE_ARGS?.split(' ').filter((a) => a !== '') ?? [];
   if (mode === 'full') env.REDIS_URL = ctx.redisUrl;
   const child = spawnChild(
-    `gateway-${mode}`,
+    name,
     process.execPath,
     [...nodeArgs, join(REPO_ROOT, 'bin', 'acgs-gateway.js'), 'start', '--config', file],
     {
@@ -279,3 +323,30 @@ export const CONTENDERS: readonly Contender[] = [
     },
   },
 ];
+
+/** The full gateway with one stage switched off: the per-stage runs (`--stages`), not in the default run. */
+export const STAGE_VARIANTS: readonly (Contender & { readonly without: GatewayStage })[] = (
+  [
+    ['auth', 'auth', 'JWT verification'],
+    ['rateLimit', 'ratelimit', 'the rate limit'],
+    ['screening', 'screening', 'the screening'],
+    ['policy', 'policy', 'the policy (and the screening, which runs only with a policy)'],
+  ] as const
+).map(([without, slug, what]) => ({
+  id: `gateway-full-no-${slug}`,
+  label: `acgs-gateway full − ${slug}`,
+  description: `gateway-full without ${what}; everything else as gateway-full`,
+  without,
+  start: (ctx: BenchContext) => startGatewayProcess(ctx, 'full', without),
+}));
+
+/** Every contender an id may name (`--only`): the default seven and the stage variants. */
+export const ALL_CONTENDERS: readonly Contender[] = [...CONTENDERS, ...STAGE_VARIANTS];
+
+/** The stages a gateway contender runs; null for a contender that is not this gateway. */
+export function stagesOf(id: string, hasBundle: boolean): GatewayStages | null {
+  if (id === 'gateway-minimal') return gatewayStages('minimal', null, hasBundle);
+  if (id === 'gateway-full') return gatewayStages('full', null, hasBundle);
+  const variant = STAGE_VARIANTS.find((v) => v.id === id);
+  return variant === undefined ? null : gatewayStages('full', variant.without, hasBundle);
+}

@@ -2,6 +2,7 @@
 // come from each response's own timing (autocannon's 'response' event, float milliseconds), because
 // autocannon's summary histogram is in whole milliseconds, too coarse for a "≤ 2 ms added p99" target.
 import autocannon, { type Options } from 'autocannon';
+import { type CpuTargets, type CpuWindow, cpuWindow, sampleCpu } from './cpu.js';
 import { memoryOf } from './proc.js';
 
 export const PATH = '/api/ac/bench?id=42';
@@ -14,6 +15,8 @@ export interface LoadOptions {
   readonly authorizations: readonly string[];
   /** Processes whose memory is sampled every 100 ms during the run. */
   readonly pids: readonly number[];
+  /** Processes whose CPU time is read at the start and the end of the run (measurements only). */
+  readonly cpu?: CpuTargets;
 }
 
 export interface LoadResult {
@@ -30,6 +33,8 @@ export interface LoadResult {
   readonly statusCodes: Record<string, number>;
   /** Peak VmRSS (summed over the contender's processes) seen during the run, KiB. */
   readonly peakRssKb: number;
+  /** CPU per request of the contender, upstream, Redis and load generator over the run (when asked). */
+  readonly cpu?: CpuWindow;
 }
 
 export function autocannonOptions(
@@ -65,6 +70,8 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
   };
   sample();
   const timer = setInterval(sample, 100);
+  // The CPU window is the load run itself: read right before autocannon starts and right after it ends.
+  const cpuStart = o.cpu === undefined ? null : sampleCpu(o.cpu);
   const instance = autocannon(autocannonOptions(o));
   instance.on('response', (_client: unknown, statusCode: number, _bytes: number, responseTime: number) => {
     if (statusCode < 200 || statusCode >= 300) return;
@@ -76,6 +83,7 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
     latencies[count++] = responseTime;
   });
   const result = await instance;
+  const cpuEnd = o.cpu === undefined ? null : sampleCpu(o.cpu);
   clearInterval(timer);
   sample();
   const sorted = latencies.subarray(0, count).sort();
@@ -92,6 +100,9 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
     errors: result.errors + result.timeouts,
     statusCodes,
     peakRssKb,
+    ...(o.cpu !== undefined && cpuStart !== null && cpuEnd !== null
+      ? { cpu: cpuWindow(o.cpu, cpuStart, cpuEnd, result['2xx'] + result.non2xx) }
+      : {}),
   };
 }
 

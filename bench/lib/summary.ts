@@ -42,6 +42,39 @@ export interface ContenderSummary {
   readonly non2xx: number;
   readonly statusCodes: Record<string, number>;
   readonly peakRssMiB: number;
+  /**
+   * µs of CPU per request (median over rounds; NaN where n/a): the contender's processes, its main thread
+   * (Node contenders), the upstream, Redis and the load generator.
+   */
+  readonly cpuUsPerRequest: CpuMedians;
+}
+
+export interface CpuMedians {
+  readonly contender: number;
+  readonly mainThread: number;
+  readonly upstream: number;
+  readonly redis: number;
+  readonly loadgen: number;
+}
+
+const NO_CPU: CpuMedians = {
+  contender: Number.NaN,
+  mainThread: Number.NaN,
+  upstream: Number.NaN,
+  redis: Number.NaN,
+  loadgen: Number.NaN,
+};
+
+/** Median over rounds of each CPU figure; a round where a figure is n/a (null) does not count for it. */
+export function cpuMedians(list: readonly Pick<LoadResult, 'cpu'>[]): CpuMedians {
+  const of = (field: keyof CpuMedians) => median(list.map((m) => m.cpu?.usPerRequest[field] ?? Number.NaN));
+  return {
+    contender: of('contender'),
+    mainThread: of('mainThread'),
+    upstream: of('upstream'),
+    redis: of('redis'),
+    loadgen: of('loadgen'),
+  };
 }
 
 export function summarise(
@@ -88,6 +121,7 @@ export function summarise(
           non2xx: 0,
           statusCodes: {},
           peakRssMiB: Number.NaN,
+          cpuUsPerRequest: NO_CPU,
         });
         continue;
       }
@@ -107,6 +141,7 @@ export function summarise(
           non2xx: 0,
           statusCodes: {},
           peakRssMiB: Number.NaN,
+          cpuUsPerRequest: NO_CPU,
         });
         continue;
       }
@@ -133,6 +168,7 @@ export function summarise(
         non2xx: list.reduce((s, m) => s + m.non2xx, 0),
         statusCodes,
         peakRssMiB: c.id === 'direct' ? Number.NaN : Math.max(...list.map((m) => m.peakRssKb)) / 1024,
+        cpuUsPerRequest: cpuMedians(list),
       });
     }
   }
@@ -147,7 +183,7 @@ export function resultsTable(
   for (const connections of connectionsList) {
     for (const s of summaries.filter((x) => x.connections === connections)) {
       if (s.status !== 'measured') {
-        rows.push([s.label, String(connections), s.reason ?? s.status, '', '', '', '', '', '']);
+        rows.push([s.label, String(connections), s.reason ?? s.status, '', '', '', '', '', '', '', '', '']);
         continue;
       }
       rows.push([
@@ -160,6 +196,9 @@ export function resultsTable(
         fmtInt(s.errors),
         fmtInt(s.non2xx),
         s.id === 'direct' ? '(upstream)' : fmt(s.peakRssMiB, 0),
+        s.id === 'direct' ? '(none)' : cpuCell(s.cpuUsPerRequest.contender),
+        s.id === 'direct' ? '(none)' : cpuCell(s.cpuUsPerRequest.mainThread),
+        cpuCompact(s.cpuUsPerRequest),
       ]);
     }
   }
@@ -174,10 +213,23 @@ export function resultsTable(
       'errors',
       'non-2xx',
       'peak RSS MiB',
+      'CPU µs/req (contender)',
+      'main thread µs/req',
+      'upstream / redis / loadgen µs/req',
     ],
     rows,
-    ['l', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r'],
+    ['l', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r'],
   );
+}
+
+/** µs of CPU per request, n/a where it could not be read (a process gone mid-window, no Node main thread). */
+export function cpuCell(v: number): string {
+  return Number.isFinite(v) ? fmt(v, 1) : 'n/a';
+}
+
+/** `upstream / redis / loadgen` µs per request. */
+export function cpuCompact(c: Pick<CpuMedians, 'upstream' | 'redis' | 'loadgen'>): string {
+  return `${cpuCell(c.upstream)} / ${cpuCell(c.redis)} / ${cpuCell(c.loadgen)}`;
 }
 
 export function targetLines(
