@@ -89,6 +89,8 @@ export function forwardableClientHeaders(
 /** Names listed in a Connection header are hop-by-hop too (RFC 9110 §7.6.1). Usually there are none. */
 export function connectionListed(value: string | string[] | undefined): Set<string> | null {
   if (value === undefined) return null;
+  // Nearly every request says just one of these: no split, no set.
+  if (value === 'keep-alive' || value === 'close' || value === 'Keep-Alive' || value === 'Close') return null;
   const text = Array.isArray(value) ? value.join(',') : value;
   let listed: Set<string> | null = null;
   for (const token of text.split(',')) {

@@ -112,16 +112,39 @@ export class DataPlane {
     open.add(tracked);
     tracked[kOpen] = open;
     if (this.#draining) res.shouldKeepAlive = false;
-    // The safety net: whatever a stage throws becomes an answer in the JSON shape; a bug is a 500,
-    // logged with its stack.
-    this.#run(req, res, ctx).catch((err: unknown) => this.#fail(res, ctx, err));
+    this.#runFrom(0, req, res, ctx);
   }
 
-  async #run(req: IncomingMessage, res: ServerResponse, ctx: RequestContext): Promise<void> {
+  /**
+   * Runs the stages from `first` on. Synchronous stages run in one loop, with no promise per request; a
+   * stage that returns a promise (a body read, a token verification, the proxy) continues the chain when
+   * it settles. The safety net: whatever a stage throws or rejects with becomes an answer in the JSON
+   * shape; a bug is a 500, logged with its stack.
+   */
+  #runFrom(first: number, req: IncomingMessage, res: ServerResponse, ctx: RequestContext): void {
     const stages = this.#stages;
-    for (let i = 0; i < stages.length; i++) {
-      const pending = stages[i]!.run(ctx, req, res);
-      if (pending !== undefined) await pending;
+    for (let i = first; i < stages.length; i++) {
+      let pending: void | Promise<void>;
+      try {
+        pending = stages[i]!.run(ctx, req, res);
+      } catch (err) {
+        this.#fail(res, ctx, err);
+        return;
+      }
+      if (pending !== undefined) {
+        // The last stage (the proxy) has nothing to continue: only its failure needs a handler.
+        if (i === stages.length - 1) {
+          pending.then(undefined, (err: unknown) => this.#fail(res, ctx, err));
+          return;
+        }
+        pending.then(
+          () => {
+            if (!res.headersSent && !ctx.clientGone) this.#runFrom(i + 1, req, res, ctx);
+          },
+          (err: unknown) => this.#fail(res, ctx, err),
+        );
+        return;
+      }
       // A stage that answered (health, the proxy) ends the chain, as does a client that left.
       if (res.headersSent || ctx.clientGone) return;
     }
