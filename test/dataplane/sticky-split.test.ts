@@ -3,6 +3,7 @@ import { after, before, describe, test } from 'node:test';
 import { request } from 'undici';
 import type { Gateway } from '../../gateway/gateway.js';
 import { BUCKETS, bucketOf, isGreenBucket } from '../../gateway/routing/sticky.js';
+import { newStickyId, readCookie } from '../../gateway/routing/sticky-cookie.js';
 import { ADMIN_AUTH, startTestGateway } from '../helpers/gateway.js';
 import { startUpstream, type TestUpstream } from '../helpers/upstream.js';
 
@@ -29,6 +30,19 @@ describe('sticky split (pure)', () => {
           assert.ok(isGreenBucket(bucketOf(u), steps[i]!), `${u} moved back to blue`);
       }
     }
+  });
+
+  test('sticky ids: 16 random bytes each, URL-safe, never repeated across pool refills', () => {
+    const ids = Array.from({ length: 2000 }, () => newStickyId()); // ~8 refills of the 256-id pool
+    assert.equal(new Set(ids).size, ids.length);
+    for (const id of ids) {
+      assert.match(id, /^[A-Za-z0-9_-]{22}$/);
+      assert.equal(readCookie(`a=1; acgs_uid=${id}`, 'acgs_uid'), id);
+    }
+    // Random, not a counter: the bytes of the ids are spread over all values.
+    const bytes = Buffer.concat(ids.map((id) => Buffer.from(id, 'base64url')));
+    const seen = new Set(bytes);
+    assert.equal(seen.size, 256);
   });
 
   test('buckets are in range and stable', () => {
