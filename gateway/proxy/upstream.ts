@@ -1,9 +1,9 @@
-import CircuitBreaker from 'opossum';
 import { Pool } from 'undici';
 import type { BreakerConfig, TimeoutsConfig } from '../config/schema.js';
+import { BreakerOpenError, type BreakerState, CircuitBreaker } from './breaker.js';
 import { isTransportFailure } from './upstream-errors.js';
 
-export type BreakerState = 'closed' | 'half_open' | 'open';
+export type { BreakerState } from './breaker.js';
 
 type Attempt<T> = () => Promise<T>;
 
@@ -18,7 +18,10 @@ export class Upstream {
   /** Path of the upstream URL ('' or '/base'), prepended to the service-relative path. */
   readonly basePath: string;
   readonly pool: Pool;
-  readonly #breaker: CircuitBreaker<[Attempt<unknown>], unknown>;
+  readonly #breaker: CircuitBreaker;
+  // Bound once: recording an outcome allocates nothing per call.
+  readonly #succeeded: () => void;
+  readonly #failed: (err: unknown) => void;
 
   constructor(
     url: string,
@@ -40,38 +43,32 @@ export class Upstream {
       bodyTimeout: timeouts.body,
       connect: { timeout: timeouts.connect },
     });
-    this.#breaker = new CircuitBreaker((attempt: Attempt<unknown>) => attempt(), {
-      timeout: false, // undici enforces connect/headers/body timeouts itself
-      errorThresholdPercentage: breaker.errorThresholdPercentage,
-      volumeThreshold: breaker.volumeThreshold,
-      resetTimeout: breaker.resetTimeout,
-      rollingCountTimeout: breaker.rollingCountTimeout,
-      rollingCountBuckets: 10,
-      rollingPercentilesEnabled: false, // percentile tracking costs an array sort per bucket; we keep our own windows
-      // Errors that are not the upstream's fault must not count against it.
-      errorFilter: (err: unknown) => !isTransportFailure(err),
-    });
+    const b = new CircuitBreaker(breaker);
+    this.#breaker = b;
+    this.#succeeded = () => b.success();
+    // Errors that are not the upstream's fault (the client left, a body too large) count as answers.
+    this.#failed = (err: unknown) => (isTransportFailure(err) ? b.failure() : b.success());
   }
 
   /** Runs one attempt through the breaker; rejects with code EOPENBREAKER when the breaker is open. */
   call<T>(attempt: Attempt<T>): Promise<T> {
-    return this.#breaker.fire(attempt as Attempt<unknown>) as Promise<T>;
+    if (!this.#breaker.acquire()) return Promise.reject(new BreakerOpenError());
+    const pending = attempt();
+    pending.then(this.#succeeded, this.#failed);
+    return pending;
   }
 
   /** Closed, or half-open with the probe slot still free. */
   get available(): boolean {
-    return this.#breaker.closed || this.#breaker.pendingClose;
+    return this.#breaker.available;
   }
 
   get state(): BreakerState {
-    if (this.#breaker.closed) return 'closed';
-    return this.#breaker.halfOpen ? 'half_open' : 'open';
+    return this.#breaker.state;
   }
 
   onStateChange(listener: (state: BreakerState) => void): void {
-    this.#breaker.on('open', () => listener('open'));
-    this.#breaker.on('halfOpen', () => listener('half_open'));
-    this.#breaker.on('close', () => listener('closed'));
+    this.#breaker.onStateChange(listener);
   }
 
   async close(): Promise<void> {
