@@ -300,6 +300,11 @@ async function main(): Promise<void> {
             log(
               `  ${contender.id.padEnd(idWidth)} c=${String(connections).padEnd(4)} ${fmtInt(result.rps).padStart(7)} req/s  p50 ${fmt(result.p50Ms, 2)} ms  p99 ${fmt(result.p99Ms, 2)} ms  errors ${result.errors}  non-2xx ${result.non2xx}  rss ${fmt(result.peakRssKb / 1024, 0)} MiB  cpu ${cpuCell(cpu.contender)} µs/req (main ${cpuCell(cpu.mainThread)})  up/redis/lg ${cpuCompact(cpu)}`,
             );
+            // A run full of error answers is not a throughput: show what the contender said about it.
+            if (result.non2xx > result.ok * 0.01) {
+              log(`  ${contender.id}: ${JSON.stringify(result.statusCodes)}; its last output lines:`);
+              for (const child of current.children) for (const line of child.tail().split('\n')) log(`    ${line}`);
+            }
           }
         } finally {
           await current.stop();
