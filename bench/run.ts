@@ -303,7 +303,8 @@ async function main(): Promise<void> {
             // A run full of error answers is not a throughput: show what the contender said about it.
             if (result.non2xx > result.ok * 0.01) {
               log(`  ${contender.id}: ${JSON.stringify(result.statusCodes)}; its last output lines:`);
-              for (const child of current.children) for (const line of child.tail().split('\n')) log(`    ${line}`);
+              for (const child of current.children)
+                for (const line of child.tail().split('\n')) log(`    ${line}`);
             }
           }
         } finally {
