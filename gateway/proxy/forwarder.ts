@@ -9,7 +9,7 @@ import { encodePathForWire } from '../identity/canonical-path.js';
 import type { GatewayMetrics } from '../metrics/gateway-metrics.js';
 import { BodyLimit, PayloadTooLargeError } from './body-limit.js';
 import { clientResponseHeaders, upstreamRequestHeaders } from './headers.js';
-import { relayBody } from './relay-body.js';
+import { type RelayListener, relayBody } from './relay-body.js';
 import type { ServiceRuntime } from './service-runtime.js';
 import { UpstreamAbort } from './upstream-abort.js';
 import { classifyUpstreamError, errorSpecFor, isRetryable } from './upstream-errors.js';
@@ -34,6 +34,16 @@ export interface ForwarderOptions {
   readonly sendTimeout: number;
   /** Writes the gateway-made answer (error JSON) when proxying fails before the response started. */
   readonly responder: Responder;
+}
+
+/** What the end of a relayed response is recorded with. */
+class RelayedResponse {
+  constructor(
+    readonly ctx: RequestContext,
+    readonly service: string,
+    readonly color: Color,
+    readonly status: number,
+  ) {}
 }
 
 /** Who a failed forward is blamed on: the upstream's colour (live window, breaker) or nobody. */
@@ -90,17 +100,15 @@ export class Forwarder {
       const target = attempt;
       let response: Dispatcher.ResponseData;
       try {
-        response = await target.call(() =>
-          target.pool.request({
-            path: target.basePath + restAndQuery,
-            method: ctx.method as Dispatcher.HttpMethod,
-            headers,
-            body: body as Dispatcher.DispatchOptions['body'],
-            headersTimeout: service.timeouts.headers,
-            bodyTimeout: service.timeouts.body,
-            signal: abort,
-          }),
-        );
+        response = await target.request({
+          path: target.basePath + restAndQuery,
+          method: ctx.method as Dispatcher.HttpMethod,
+          headers,
+          body: body as Dispatcher.DispatchOptions['body'],
+          headersTimeout: service.timeouts.headers,
+          bodyTimeout: service.timeouts.body,
+          signal: abort,
+        });
       } catch (err) {
         if (ctx.clientGone) {
           // The client left (during the upload or while we waited): its request ends as a 499 and costs
@@ -179,23 +187,29 @@ export class Forwarder {
     // While the body flows the client's socket is busy; it only idles when the upstream pauses (bounded
     // by the body timeout) or when the client stops reading, which this bounds.
     res.setTimeout(Math.max(this.#opts.sendTimeout, service.timeouts.body + 1000), onSendTimeout);
-    relayBody(response.body, res, (failure) => {
+    relayBody(response.body, res, this.#relayListener, new RelayedResponse(ctx, service.name, color, status));
+  }
+
+  /** How a relayed response ended: recorded for the rollout's live window and counted in the metrics. */
+  readonly #relayListener: RelayListener<RelayedResponse> = {
+    relayEnded: (relayed, failure) => {
+      const { ctx, service, color, status } = relayed;
       const ms = elapsedMs(ctx);
       if (failure === null) {
-        this.#opts.recorder.record(service.name, color, status, ms, false);
-        this.#opts.metrics.observeRequest(service.name, color, status, ms / 1000);
+        this.#opts.recorder.record(service, color, status, ms, false);
+        this.#opts.metrics.observeRequest(service, color, status, ms / 1000);
       } else if (failure.by === 'upstream' && !ctx.clientGone) {
         const kind = classifyUpstreamError(failure.error);
-        if (kind !== 'other') this.#opts.metrics.upstreamError(service.name, color, kind);
-        this.#opts.recorder.record(service.name, color, status >= 500 ? status : 502, ms, true);
-        this.#opts.metrics.observeRequest(service.name, color, 502, ms / 1000);
+        if (kind !== 'other') this.#opts.metrics.upstreamError(service, color, kind);
+        this.#opts.recorder.record(service, color, status >= 500 ? status : 502, ms, true);
+        this.#opts.metrics.observeRequest(service, color, 502, ms / 1000);
       } else {
         // The client left mid-response (nginx's 499), and the body was cut because it left: not the
         // upstream's failure, so not a rollout error.
-        this.#opts.metrics.observeRequest(service.name, color, 499, ms / 1000);
+        this.#opts.metrics.observeRequest(service, color, 499, ms / 1000);
       }
-    });
-  }
+    },
+  };
 
   #fail(
     res: ServerResponse,

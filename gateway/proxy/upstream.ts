@@ -1,11 +1,9 @@
-import { Pool } from 'undici';
+import { type Dispatcher, Pool } from 'undici';
 import type { BreakerConfig, TimeoutsConfig } from '../config/schema.js';
 import { BreakerOpenError, type BreakerState, CircuitBreaker } from './breaker.js';
 import { isTransportFailure } from './upstream-errors.js';
 
 export type { BreakerState } from './breaker.js';
-
-type Attempt<T> = () => Promise<T>;
 
 /**
  * One upstream URL: its keep-alive connection pool and its circuit breaker. The breaker counts only
@@ -50,10 +48,13 @@ export class Upstream {
     this.#failed = (err: unknown) => (isTransportFailure(err) ? b.failure() : b.success());
   }
 
-  /** Runs one attempt through the breaker; rejects with code EOPENBREAKER when the breaker is open. */
-  call<T>(attempt: Attempt<T>): Promise<T> {
+  /**
+   * Sends one request to this upstream through its breaker; rejects with code EOPENBREAKER when the
+   * breaker is open (nothing was sent). Takes the options rather than a callback: no closure per request.
+   */
+  request(options: Dispatcher.RequestOptions): Promise<Dispatcher.ResponseData> {
     if (!this.#breaker.acquire()) return Promise.reject(new BreakerOpenError());
-    const pending = attempt();
+    const pending = this.pool.request(options);
     pending.then(this.#succeeded, this.#failed);
     return pending;
   }
