@@ -259,6 +259,26 @@ export function targetLines(
         `c=${c}: full pipeline ${fmt(ratio, 2)}× fast-gateway (target ≥ 1.2×: ${verdict(ratio >= 1.2)})`,
       );
     }
+    const reference = get(REFERENCE, c);
+    if (reference !== undefined) {
+      const rss = full.peakRssMiB / reference.peakRssMiB;
+      lines.push(
+        `c=${c}: full pipeline peak RSS ${fmt(full.peakRssMiB, 0)} MiB, ${fmt(rss, 2)}× @fastify/http-proxy's ${fmt(reference.peakRssMiB, 0)} (target ≤ 1.2×: ${verdict(rss <= 1.2)})`,
+      );
+      const cpu = full.cpuUsPerRequest.contender;
+      const refCpu = reference.cpuUsPerRequest.contender;
+      if (Number.isFinite(cpu) && Number.isFinite(refCpu)) {
+        lines.push(
+          `c=${c}: full pipeline ${fmt(cpu, 1)} µs CPU per request, ${fmt(cpu / refCpu, 2)}× @fastify/http-proxy's ${fmt(refCpu, 1)} (budget ≤ 1.0×: ${cpu <= refCpu ? 'within' : 'over'})`,
+        );
+      }
+    }
+    const minimal = get('gateway-minimal', c);
+    if (minimal !== undefined) {
+      lines.push(
+        `c=${c}: minimal gateway ${fmt(minimal.ratioToReference, 2)}× @fastify/http-proxy (target ≥ 1.3×: ${verdict(minimal.ratioToReference >= 1.3)})`,
+      );
+    }
   }
   const full50 = get('gateway-full', 50);
   const direct50 = get('direct', 50);
@@ -270,9 +290,7 @@ export function targetLines(
   }
   const min50 = get('gateway-minimal', 50);
   if (min50 !== undefined && direct50 !== undefined) {
-    lines.push(
-      `c=50: minimal gateway adds ${fmt(min50.p99Ms - direct50.p99Ms, 2)} ms p99 over direct; ${fmt(min50.ratioToReference, 2)}× @fastify/http-proxy`,
-    );
+    lines.push(`c=50: minimal gateway adds ${fmt(min50.p99Ms - direct50.p99Ms, 2)} ms p99 over direct`);
   }
   lines.push(
     'Policy decision targets (p99 ≤ 50 µs in-process, ≥ 20× faster than OPA REST): see the micro-benchmarks.',

@@ -8,6 +8,7 @@ import {
   type Measurement,
   resultsTable,
   summarise,
+  targetLines,
 } from '../../bench/lib/summary.js';
 
 const CONTENDERS = [
@@ -79,5 +80,55 @@ describe('bench summary of a crashed contender', () => {
     );
     assert.match(report, /\n {4}FATAL ERROR: Reached heap limit Allocation failed/);
     assert.equal(crashReport([]), '');
+  });
+});
+
+describe('bench target lines', () => {
+  const ALL = [
+    { id: 'direct', label: 'direct (ceiling)' },
+    { id: 'fastify-proxy', label: '@fastify/http-proxy' },
+    { id: 'fast-gateway', label: 'fast-gateway' },
+    { id: 'gateway-minimal', label: 'acgs-gateway minimal' },
+    { id: 'gateway-full', label: 'acgs-gateway full' },
+  ];
+  /** One round at c=50: req/s, p99 ms, peak RSS MiB and CPU µs per request of the contender. */
+  function run(rps: number, p99Ms: number, rssMiB: number, cpuUs: number): Measurement[] {
+    const cpu = { contender: cpuUs, mainThread: cpuUs - 5, upstream: 15, redis: 0.3, loadgen: 20 };
+    return [
+      {
+        ...measurement(50, rps),
+        p99Ms,
+        peakRssKb: rssMiB * 1024,
+        cpu: { responses: rps * 5, windowSec: 5, usPerRequest: cpu, cpuSec: cpu },
+      },
+    ];
+  }
+
+  test('states every target the run measures, with its number and met/missed', () => {
+    const measurements = new Map([
+      ['direct@50', run(60_000, 2, 0, Number.NaN)],
+      ['fastify-proxy@50', run(10_000, 8, 100, 70)],
+      ['fast-gateway@50', run(9_000, 9, 90, 75)],
+      ['gateway-minimal@50', run(13_500, 3.5, 110, 55)],
+      ['gateway-full@50', run(10_500, 9, 130, 72)],
+    ]);
+    const lines = targetLines(summarise(ALL, [50], measurements, new Map(), []), [50]);
+    assert.deepEqual(lines, [
+      'c=50: full pipeline 1.05× @fastify/http-proxy (target ≥ 1.0×: met)',
+      'c=50: full pipeline 1.17× fast-gateway (target ≥ 1.2×: missed)',
+      "c=50: full pipeline peak RSS 130 MiB, 1.30× @fastify/http-proxy's 100 (target ≤ 1.2×: missed)",
+      "c=50: full pipeline 72.0 µs CPU per request, 1.03× @fastify/http-proxy's 70.0 (budget ≤ 1.0×: over)",
+      'c=50: minimal gateway 1.35× @fastify/http-proxy (target ≥ 1.3×: met)',
+      'c=50: full pipeline adds 7.00 ms p99 over direct (target ≤ 2 ms: missed)',
+      'c=50: minimal gateway adds 1.50 ms p99 over direct',
+      'Policy decision targets (p99 ≤ 50 µs in-process, ≥ 20× faster than OPA REST): see the micro-benchmarks.',
+    ]);
+  });
+
+  test('a full pipeline that did not run says so instead of a ratio', () => {
+    const measurements = new Map([['fastify-proxy@50', run(10_000, 8, 100, 70)]]);
+    const lines = targetLines(summarise(ALL, [50], measurements, new Map(), []), [50]);
+    assert.match(lines[0]!, /^c=50: full pipeline not measured/);
+    assert.ok(!lines.some((l) => /RSS|µs CPU/.test(l)));
   });
 });
