@@ -15,7 +15,7 @@ const CLIENT_LEFT: RelayFailure = Object.freeze({ by: 'client' });
 const kRelay = Symbol('acgs.relay');
 type Tagged<T> = T & { [kRelay]?: BodyRelay<unknown> };
 
-/** One relay in flight: the only object a relay allocates (no closure per request). */
+/** One relay in flight: the one object relayBody allocates per response (no closures). */
 class BodyRelay<S> {
   settled = false;
   constructor(
