@@ -153,15 +153,15 @@ export function summarise(
         continue;
       }
       // Ratio per round (the two measured minutes apart at most), then the median of those.
-      const ratios = list.map((m) => {
+      const ratios: number[] = [];
+      const cpuRatios: number[] = [];
+      for (const m of list) {
         const ref = reference.find((r) => r.round === m.round);
-        return ref === undefined ? Number.NaN : m.rps / ref.rps;
-      });
-      const cpuRatios = list.map((m) => {
+        ratios.push(ref === undefined ? Number.NaN : m.rps / ref.rps);
         const cpu = m.cpu?.usPerRequest.contender;
-        const ref = reference.find((r) => r.round === m.round)?.cpu?.usPerRequest.contender;
-        return cpu == null || ref == null ? Number.NaN : cpu / ref;
-      });
+        const refCpu = ref?.cpu?.usPerRequest.contender;
+        cpuRatios.push(cpu == null || refCpu == null ? Number.NaN : cpu / refCpu);
+      }
       const statusCodes: Record<string, number> = {};
       for (const m of list)
         for (const [code, n] of Object.entries(m.statusCodes))
@@ -253,40 +253,43 @@ export function targetLines(
     summaries.find((s) => s.id === id && s.connections === c && s.status === 'measured');
   const lines: string[] = [];
   const verdict = (ok: boolean) => (ok ? 'met' : 'missed');
-  for (const c of connectionsList) {
+  /** The full pipeline's targets at one connection count: throughput, peak RSS, the CPU budget. */
+  function fullPipelineLines(c: number): string[] {
+    const out: string[] = [];
     const full = get('gateway-full', c);
-    const fg = get('fast-gateway', c);
     if (full === undefined) {
       const s = summaries.find((x) => x.id === 'gateway-full' && x.connections === c);
-      lines.push(
+      out.push(
         `c=${c}: full pipeline not measured (${s?.reason ?? 'not selected'}); throughput targets open.`,
       );
-      continue;
+      return out;
     }
-    lines.push(
+    out.push(
       `c=${c}: full pipeline ${fmt(full.ratioToReference, 2)}× @fastify/http-proxy (target ≥ 1.0×: ${verdict(full.ratioToReference >= 1)})`,
     );
+    const fg = get('fast-gateway', c);
     if (fg !== undefined) {
       const ratio = full.rps / fg.rps;
-      lines.push(
+      out.push(
         `c=${c}: full pipeline ${fmt(ratio, 2)}× fast-gateway (target ≥ 1.2×: ${verdict(ratio >= 1.2)})`,
       );
     }
     const reference = get(REFERENCE, c);
-    if (reference !== undefined) {
-      const rss = full.peakRssMiB / reference.peakRssMiB;
-      lines.push(
-        `c=${c}: full pipeline peak RSS ${fmt(full.peakRssMiB, 0)} MiB, ${fmt(rss, 2)}× @fastify/http-proxy's ${fmt(reference.peakRssMiB, 0)} (target ≤ 1.2×: ${verdict(rss <= 1.2)})`,
+    if (reference === undefined) return out;
+    const rss = full.peakRssMiB / reference.peakRssMiB;
+    out.push(
+      `c=${c}: full pipeline peak RSS ${fmt(full.peakRssMiB, 0)} MiB, ${fmt(rss, 2)}× @fastify/http-proxy's ${fmt(reference.peakRssMiB, 0)} (target ≤ 1.2×: ${verdict(rss <= 1.2)})`,
+    );
+    const cpuRatio = full.cpuRatioToReference;
+    if (Number.isFinite(cpuRatio)) {
+      out.push(
+        `c=${c}: full pipeline ${fmt(full.cpuUsPerRequest.contender, 1)} µs CPU per request against @fastify/http-proxy's ${fmt(reference.cpuUsPerRequest.contender, 1)}, ${fmt(cpuRatio, 2)}× per round (budget ≤ 1.0×: ${cpuRatio <= 1 ? 'within' : 'over'})`,
       );
-      const cpu = full.cpuUsPerRequest.contender;
-      const refCpu = reference.cpuUsPerRequest.contender;
-      const cpuRatio = full.cpuRatioToReference;
-      if (Number.isFinite(cpuRatio)) {
-        lines.push(
-          `c=${c}: full pipeline ${fmt(cpu, 1)} µs CPU per request against @fastify/http-proxy's ${fmt(refCpu, 1)}, ${fmt(cpuRatio, 2)}× per round (budget ≤ 1.0×: ${cpuRatio <= 1 ? 'within' : 'over'})`,
-        );
-      }
     }
+    return out;
+  }
+  for (const c of connectionsList) {
+    lines.push(...fullPipelineLines(c));
     const minimal = get('gateway-minimal', c);
     if (minimal !== undefined) {
       lines.push(

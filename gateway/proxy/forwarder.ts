@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Readable } from 'node:stream';
 import type { Logger } from 'pino';
 import type { Dispatcher } from 'undici';
 import { Errors, GatewayError } from '../../core/errors.js';
@@ -9,7 +10,7 @@ import { encodePathForWire } from '../identity/canonical-path.js';
 import type { GatewayMetrics } from '../metrics/gateway-metrics.js';
 import { BodyLimit, PayloadTooLargeError } from './body-limit.js';
 import { clientResponseHeaders, upstreamRequestHeaders } from './headers.js';
-import { type RelayListener, relayBody } from './relay-body.js';
+import { BodyRelay, type RelayFailure, relayBody } from './relay-body.js';
 import type { ServiceRuntime } from './service-runtime.js';
 import { UpstreamAbort } from './upstream-abort.js';
 import { classifyUpstreamError, errorSpecFor, isRetryable } from './upstream-errors.js';
@@ -36,14 +37,37 @@ export interface ForwarderOptions {
   readonly responder: Responder;
 }
 
-/** What the end of a relayed response is recorded with. */
-class RelayedResponse {
+/** A relayed response; its end is recorded for the rollout's live window and counted in the metrics. */
+class RelayedResponse extends BodyRelay {
   constructor(
+    body: Readable,
+    res: ServerResponse,
+    readonly opts: ForwarderOptions,
     readonly ctx: RequestContext,
     readonly service: string,
     readonly color: Color,
     readonly status: number,
-  ) {}
+  ) {
+    super(body, res);
+  }
+
+  relayEnded(failure: RelayFailure | null): void {
+    const { opts, ctx, service, color, status } = this;
+    const ms = elapsedMs(ctx);
+    if (failure === null) {
+      opts.recorder.record(service, color, status, ms, false);
+      opts.metrics.observeRequest(service, color, status, ms / 1000);
+    } else if (failure.by === 'upstream' && !ctx.clientGone) {
+      const kind = classifyUpstreamError(failure.error);
+      if (kind !== 'other') opts.metrics.upstreamError(service, color, kind);
+      opts.recorder.record(service, color, status >= 500 ? status : 502, ms, true);
+      opts.metrics.observeRequest(service, color, 502, ms / 1000);
+    } else {
+      // The client left mid-response (nginx's 499), and the body was cut because it left: not the
+      // upstream's failure, so not a rollout error.
+      opts.metrics.observeRequest(service, color, 499, ms / 1000);
+    }
+  }
 }
 
 /** Who a failed forward is blamed on: the upstream's colour (live window, breaker) or nobody. */
@@ -187,29 +211,8 @@ export class Forwarder {
     // While the body flows the client's socket is busy; it only idles when the upstream pauses (bounded
     // by the body timeout) or when the client stops reading, which this bounds.
     res.setTimeout(Math.max(this.#opts.sendTimeout, service.timeouts.body + 1000), onSendTimeout);
-    relayBody(response.body, res, this.#relayListener, new RelayedResponse(ctx, service.name, color, status));
+    relayBody(new RelayedResponse(response.body, res, this.#opts, ctx, service.name, color, status));
   }
-
-  /** How a relayed response ended: recorded for the rollout's live window and counted in the metrics. */
-  readonly #relayListener: RelayListener<RelayedResponse> = {
-    relayEnded: (relayed, failure) => {
-      const { ctx, service, color, status } = relayed;
-      const ms = elapsedMs(ctx);
-      if (failure === null) {
-        this.#opts.recorder.record(service, color, status, ms, false);
-        this.#opts.metrics.observeRequest(service, color, status, ms / 1000);
-      } else if (failure.by === 'upstream' && !ctx.clientGone) {
-        const kind = classifyUpstreamError(failure.error);
-        if (kind !== 'other') this.#opts.metrics.upstreamError(service, color, kind);
-        this.#opts.recorder.record(service, color, status >= 500 ? status : 502, ms, true);
-        this.#opts.metrics.observeRequest(service, color, 502, ms / 1000);
-      } else {
-        // The client left mid-response (nginx's 499), and the body was cut because it left: not the
-        // upstream's failure, so not a rollout error.
-        this.#opts.metrics.observeRequest(service, color, 499, ms / 1000);
-      }
-    },
-  };
 
   #fail(
     res: ServerResponse,

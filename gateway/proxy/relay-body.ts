@@ -4,31 +4,27 @@ import type { Readable } from 'node:stream';
 /** Why a relayed body did not complete. */
 export type RelayFailure = { readonly by: 'upstream'; readonly error: Error } | { readonly by: 'client' };
 
-/** Told once per relayed body how it ended (null: completely delivered), with the state it was given. */
-export interface RelayListener<S> {
-  relayEnded(state: S, failure: RelayFailure | null): void;
-}
-
 const CLIENT_LEFT: RelayFailure = Object.freeze({ by: 'client' });
 
 /** The relay a body stream or a response belongs to, for the shared listeners below. */
 const kRelay = Symbol('acgs.relay');
-type Tagged<T> = T & { [kRelay]?: BodyRelay<unknown> };
+type Tagged<T> = T & { [kRelay]?: BodyRelay };
 
-/** One relay in flight: the one object relayBody allocates per response (no closures). */
-class BodyRelay<S> {
+/**
+ * One response being relayed, and what to do when it ends: the caller subclasses it with the state its
+ * `relayEnded` needs, so a relay is one object per response (no closures, no separate state object).
+ */
+export abstract class BodyRelay {
+  /** Set before anything that could fire another event, so the end is reported once. */
   settled = false;
+
   constructor(
     readonly body: Readable,
     readonly res: ServerResponse,
-    readonly listener: RelayListener<S>,
-    readonly state: S,
   ) {}
 
-  /** Reports the end; `settled` is set by the caller before anything that could fire another event. */
-  end(failure: RelayFailure | null): void {
-    this.listener.relayEnded(this.state, failure);
-  }
+  /** Called exactly once: null when the body was delivered completely. */
+  abstract relayEnded(failure: RelayFailure | null): void;
 }
 
 function noop(): void {}
@@ -40,7 +36,7 @@ function onBodyError(this: Tagged<Readable>, error: Error): void {
   relay.settled = true;
   // Headers are already sent: closing the connection is the only honest signal left.
   relay.res.destroy(error);
-  relay.end({ by: 'upstream', error });
+  relay.relayEnded({ by: 'upstream', error });
 }
 
 function onResponseClose(this: Tagged<ServerResponse>): void {
@@ -49,37 +45,33 @@ function onResponseClose(this: Tagged<ServerResponse>): void {
   if (relay === undefined || relay.settled) return;
   relay.settled = true; // before destroy(): the body's error event must not count as the upstream's
   if (this.writableFinished) {
-    relay.end(null);
+    relay.relayEnded(null);
     return;
   }
   relay.body.destroy();
-  relay.end(CLIENT_LEFT);
+  relay.relayEnded(CLIENT_LEFT);
 }
 
 /**
  * `body.pipe(res)` with the clean-up `stream.pipeline()` does, without its cost: pipeline() builds an
  * AbortController per call and aborts it on every finish, which constructs a DOMException (with a stack
  * trace) per proxied response — a few per cent of the data plane's CPU in a profile. The listeners are
- * shared functions that find their relay on the stream, so a relay allocates one object, not closures.
+ * shared functions that find their relay on the stream, so a relay is one object, not closures.
  *
  * Invariant: `body` has an 'error' listener from here on, whatever happens, because destroying an undici
  * body emits an error (RequestAbortedError) and an unhandled 'error' event takes the process down.
  */
-export function relayBody<S>(
-  body: Readable,
-  res: ServerResponse,
-  listener: RelayListener<S>,
-  state: S,
-): void {
+export function relayBody(relay: BodyRelay): void {
+  const { body, res } = relay;
   if (res.destroyed) {
     // The client left while the upstream was answering: 'close' has fired already, so free the
     // upstream connection now instead of waiting for the body timeout.
+    relay.settled = true;
     body.on('error', noop);
     body.destroy();
-    listener.relayEnded(state, CLIENT_LEFT);
+    relay.relayEnded(CLIENT_LEFT);
     return;
   }
-  const relay = new BodyRelay(body, res, listener, state) as BodyRelay<unknown>;
   (body as Tagged<Readable>)[kRelay] = relay;
   (res as Tagged<ServerResponse>)[kRelay] = relay;
   body.on('error', onBodyError);

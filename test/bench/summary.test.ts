@@ -145,6 +145,15 @@ describe('bench target lines', () => {
     );
   });
 
+  test('the minimal target is reported on a run without the full pipeline', () => {
+    const measurements = new Map([
+      ['fastify-proxy@50', run(10_000, 8, 100, 70)],
+      ['gateway-minimal@50', run(12_000, 3, 110, 60)],
+    ]);
+    const lines = targetLines(summarise(ALL, [50], measurements, new Map(), []), [50]);
+    assert.ok(lines.includes('c=50: minimal gateway 1.20× @fastify/http-proxy (target ≥ 1.3×: missed)'));
+  });
+
   test('a full pipeline that did not run says so instead of a ratio', () => {
     const measurements = new Map([['fastify-proxy@50', run(10_000, 8, 100, 70)]]);
     const lines = targetLines(summarise(ALL, [50], measurements, new Map(), []), [50]);

@@ -6,7 +6,7 @@ import type { AddressInfo } from 'node:net';
 import { connect } from 'node:net';
 import { Readable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
-import { type RelayFailure, type RelayListener, relayBody } from '../../gateway/proxy/relay-body.js';
+import { BodyRelay, type RelayFailure, relayBody } from '../../gateway/proxy/relay-body.js';
 
 /**
  * A body like undici's: destroying it before its end emits an error (RequestAbortedError there), which the
@@ -31,12 +31,43 @@ describe('relayBody', () => {
   let port: number;
   const ended: Ended[] = [];
   const waiters: Array<() => void> = [];
-  const listener: RelayListener<number> = {
-    relayEnded(state, failure) {
-      ended.push({ state, failure });
+  /** A relay that records how it ended under its number. */
+  class RecordedRelay extends BodyRelay {
+    constructor(
+      body: Readable,
+      res: ServerResponse,
+      readonly state: number,
+    ) {
+      super(body, res);
+    }
+
+    relayEnded(failure: RelayFailure | null): void {
+      ended.push({ state: this.state, failure });
       for (const w of waiters.splice(0)) w();
-    },
-  };
+    }
+  }
+  const relay = (body: Readable, res: ServerResponse, state: number) =>
+    relayBody(new RecordedRelay(body, res, state));
+
+  /**
+   * The next request's response gets a fresh upstream body and a 200 head, is relayed as relay `base + id`,
+   * and `then` drives the body; resolves the id and the body for the test's assertions.
+   */
+  function relayNext(
+    base: number,
+    then: (body: Readable) => void,
+  ): { id: () => number; body: () => Readable } {
+    let id = -1;
+    let body: Readable | null = null;
+    handle = (res, n) => {
+      id = n;
+      body = upstreamBody();
+      res.writeHead(200, { 'content-type': 'text/plain' });
+      relay(body, res, base + n);
+      then(body);
+    };
+    return { id: () => id, body: () => body! };
+  }
   /** What the next request's handler does with its response. */
   let handle: (res: ServerResponse, id: number) => void = () => {};
   let nextId = 0;
@@ -71,7 +102,7 @@ describe('relayBody', () => {
       const body = upstreamBody();
       bodies.push(body);
       res.writeHead(200, { 'content-type': 'text/plain' });
-      relayBody(body, res, listener, 1000 + id);
+      relay(body, res, 1000 + id);
       body.push(`hello ${id}`);
       body.push(null);
     };
@@ -88,41 +119,27 @@ describe('relayBody', () => {
   });
 
   test('an upstream body that fails mid-way cuts the client connection and ends once as the upstream’s', async () => {
-    let body: Readable | null = null;
-    let id = -1;
-    handle = (res, n) => {
-      id = n;
-      body = upstreamBody();
-      res.writeHead(200, { 'content-type': 'text/plain' });
-      relayBody(body, res, listener, 2000 + n);
+    const next = relayNext(2000, (body) => {
       body.push('partial');
-      setTimeout(() => body!.destroy(new Error('upstream reset')), 30);
-    };
+      setTimeout(() => body.destroy(new Error('upstream reset')), 30);
+    });
     const res = await fetch(`http://127.0.0.1:${port}/`);
     await assert.rejects(res.text()); // the client sees the answer cut, not a clean end
-    const mine = await endedFor(2000 + id);
+    const mine = await endedFor(2000 + next.id());
     assert.equal(mine.length, 1);
     assert.equal(mine[0]!.failure?.by, 'upstream');
     assert.equal((mine[0]!.failure as { error: Error }).error.message, 'upstream reset');
   });
 
   test('a client that hangs up mid-body ends the relay once as the client’s and frees the upstream body', async () => {
-    let body: Readable | null = null;
-    let id = -1;
-    handle = (res, n) => {
-      id = n;
-      body = upstreamBody();
-      res.writeHead(200, { 'content-type': 'text/plain' });
-      relayBody(body, res, listener, 3000 + n);
-      body.push('first chunk of a long answer');
-    };
+    const next = relayNext(3000, (body) => body.push('first chunk of a long answer'));
     const socket = connect(port, '127.0.0.1');
     socket.write('GET / HTTP/1.1\r\nhost: x\r\n\r\n');
     await new Promise((resolve) => socket.once('data', resolve));
     socket.destroy();
-    const mine = await endedFor(3000 + id);
-    assert.deepEqual(mine, [{ state: 3000 + id, failure: { by: 'client' } }]);
-    assert.equal(body!.destroyed, true);
+    const mine = await endedFor(3000 + next.id());
+    assert.deepEqual(mine, [{ state: 3000 + next.id(), failure: { by: 'client' } }]);
+    assert.equal(next.body().destroyed, true);
   });
 
   test('a response already closed before the relay starts ends at once as the client’s, body destroyed', async () => {
@@ -132,7 +149,7 @@ describe('relayBody', () => {
       id = n;
       res.destroy();
       body = upstreamBody();
-      relayBody(body, res, listener, 4000 + n);
+      relay(body, res, 4000 + n);
     };
     await assert.rejects(fetch(`http://127.0.0.1:${port}/`));
     const mine = await endedFor(4000 + id);
