@@ -17,6 +17,7 @@ import { parseArgs, promisify } from 'node:util';
 import { BENCH_DIR, compileScripts, REPO_ROOT } from './lib/compile.js';
 import {
   ALL_CONTENDERS,
+  BASELINE,
   type BenchContext,
   CONTENDERS,
   NGINX_BIN,
@@ -65,7 +66,8 @@ const HELP = `Usage: npm run bench -- [options]
   --rounds N          rounds; the contender order rotates every round (default 3)
   --connections LIST  comma-separated connection counts (default 50,200)
   --only LIST         contender ids: ${CONTENDERS.map((c) => c.id).join(', ')}
-                      (also the stage variants: ${STAGE_VARIANTS.map((c) => c.id).join(', ')})
+                      (also the stage variants: ${STAGE_VARIANTS.map((c) => c.id).join(', ')},
+                      and ${BASELINE.id}: gateway-full built in BENCH_BASELINE_ROOT, for an A/B)
   --stages            per-stage CPU runs: ${STAGE_RUN_IDS.join(', ')};
                       prints the per-stage cost and rewrites the budget table of bench/README.md
   --nginx-workers N   worker_processes for the nginx contenders: a number or auto (default 1)

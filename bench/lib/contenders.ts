@@ -202,10 +202,13 @@ export async function startGatewayProcess(
   ctx: BenchContext,
   mode: GatewayMode,
   without: GatewayStage | null = null,
+  root: string = REPO_ROOT,
 ): Promise<Running> {
   const port = await freePort();
   const adminPort = await freePort();
-  const name = without === null ? `gateway-${mode}` : `gateway-${mode}-no-${without.toLowerCase()}`;
+  const name =
+    (without === null ? `gateway-${mode}` : `gateway-${mode}-no-${without.toLowerCase()}`) +
+    (root === REPO_ROOT ? '' : '-baseline');
   const file = join(ctx.tmp, `${name}.yaml`);
   await writeFile(file, stringify(gatewayConfig(ctx, mode, port, adminPort, without)));
   const env: NodeJS.ProcessEnv = {
@@ -223,9 +226,9 @@ export async function startGatewayProcess(
   const child = spawnChild(
     name,
     process.execPath,
-    [...nodeArgs, join(REPO_ROOT, 'bin', 'acgs-gateway.js'), 'start', '--config', file],
+    [...nodeArgs, join(root, 'bin', 'acgs-gateway.js'), 'start', '--config', file],
     {
-      cwd: REPO_ROOT,
+      cwd: root,
       env,
     },
   );
@@ -340,13 +343,32 @@ export const STAGE_VARIANTS: readonly (Contender & { readonly without: GatewaySt
   start: (ctx: BenchContext) => startGatewayProcess(ctx, 'full', without),
 }));
 
-/** Every contender an id may name (`--only`): the default seven and the stage variants. */
-export const ALL_CONTENDERS: readonly Contender[] = [...CONTENDERS, ...STAGE_VARIANTS];
+/**
+ * The full gateway built from another checkout (BENCH_BASELINE_ROOT: a git worktree with `npm ci` and
+ * `npm run build` done), for an A/B of a change in one run, on the same upstream, Redis and load: on this
+ * noisy host only ratios measured side by side mean anything. Only with `--only`.
+ */
+export const BASELINE: Contender = {
+  id: 'gateway-full-baseline',
+  label: 'acgs-gateway full (baseline)',
+  description: 'gateway-full as built in BENCH_BASELINE_ROOT, for an A/B against this tree',
+  missingTool() {
+    const root = process.env.BENCH_BASELINE_ROOT;
+    if (root === undefined || root === '')
+      return 'set BENCH_BASELINE_ROOT to a checkout with `npm ci` and `npm run build` done (e.g. a `git worktree` of main)';
+    const dist = join(root, 'dist');
+    return existsSync(dist) ? null : `${dist} is missing: run \`npm run build\` in ${root}`;
+  },
+  start: (ctx) => startGatewayProcess(ctx, 'full', null, process.env.BENCH_BASELINE_ROOT!),
+};
+
+/** Every contender an id may name (`--only`): the default seven, the stage variants and the baseline. */
+export const ALL_CONTENDERS: readonly Contender[] = [...CONTENDERS, ...STAGE_VARIANTS, BASELINE];
 
 /** The stages a gateway contender runs; null for a contender that is not this gateway. */
 export function stagesOf(id: string, hasBundle: boolean): GatewayStages | null {
   if (id === 'gateway-minimal') return gatewayStages('minimal', null, hasBundle);
-  if (id === 'gateway-full') return gatewayStages('full', null, hasBundle);
+  if (id === 'gateway-full' || id === BASELINE.id) return gatewayStages('full', null, hasBundle);
   const variant = STAGE_VARIANTS.find((v) => v.id === id);
   return variant === undefined ? null : gatewayStages('full', variant.without, hasBundle);
 }

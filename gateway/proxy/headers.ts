@@ -1,4 +1,4 @@
-import type { IncomingHttpHeaders } from 'node:http';
+import { util } from 'undici';
 import type { Color, RequestContext } from '../../core/types.js';
 import { connectionListed, HOP_BY_HOP_FIELDS } from '../identity/request-headers.js';
 
@@ -42,18 +42,32 @@ function flatten(value: string | string[] | undefined): string {
   return Array.isArray(value) ? value.join(', ') : value;
 }
 
-/** Upstream response headers minus hop-by-hop ones, as a flat list for res.writeHead. */
-export function clientResponseHeaders(
-  headers: IncomingHttpHeaders | Record<string, string | string[] | undefined>,
-): string[] {
+/**
+ * The upstream's response header lines minus hop-by-hop ones (and any the upstream's Connection lists), as
+ * a flat [name, value, ...] list for res.writeHead, straight from undici's raw lines: names lower-cased
+ * (undici's table of known names, no allocation for them), values decoded as latin1 so every byte the
+ * upstream sent is passed on unchanged, repeated lines kept in order.
+ */
+export function relayedResponseHeaders(raw: readonly Buffer[]): string[] {
   const out: string[] = [];
-  const listed = connectionListed(headers.connection);
-  for (const name in headers) {
-    if (HOP_BY_HOP.has(name) || listed?.has(name)) continue;
-    const value = headers[name];
-    if (value === undefined) continue;
-    if (Array.isArray(value)) for (const v of value) out.push(name, v);
-    else out.push(name, value);
+  // Node upstreams send `Connection: keep-alive` on every answer: one line stays a string (no split).
+  let connection: string | string[] | undefined;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = util.headerNameToString(raw[i]!);
+    if (HOP_BY_HOP.has(name)) {
+      if (name === 'connection') {
+        const value = raw[i + 1]!.toString('latin1');
+        if (connection === undefined) connection = value;
+        else if (typeof connection === 'string') connection = [connection, value];
+        else connection.push(value);
+      }
+      continue;
+    }
+    out.push(name, raw[i + 1]!.toString('latin1'));
   }
-  return out;
+  const listed = connectionListed(connection);
+  if (listed === null) return out;
+  const kept: string[] = [];
+  for (let i = 0; i < out.length; i += 2) if (!listed.has(out[i]!)) kept.push(out[i]!, out[i + 1]!);
+  return kept;
 }

@@ -1,6 +1,6 @@
 import { type Dispatcher, Pool } from 'undici';
 import type { BreakerConfig, TimeoutsConfig } from '../config/schema.js';
-import { BreakerOpenError, type BreakerState, CircuitBreaker } from './breaker.js';
+import { type BreakerState, CircuitBreaker } from './breaker.js';
 import { isTransportFailure } from './upstream-errors.js';
 
 export type { BreakerState } from './breaker.js';
@@ -17,9 +17,6 @@ export class Upstream {
   readonly basePath: string;
   readonly pool: Pool;
   readonly #breaker: CircuitBreaker;
-  // Bound once: recording an outcome allocates nothing per call.
-  readonly #succeeded: () => void;
-  readonly #failed: (err: unknown) => void;
 
   constructor(
     url: string,
@@ -41,22 +38,30 @@ export class Upstream {
       bodyTimeout: timeouts.body,
       connect: { timeout: timeouts.connect },
     });
-    const b = new CircuitBreaker(breaker);
-    this.#breaker = b;
-    this.#succeeded = () => b.success();
-    // Errors that are not the upstream's fault (the client left, a body too large) count as answers.
-    this.#failed = (err: unknown) => (isTransportFailure(err) ? b.failure() : b.success());
+    this.#breaker = new CircuitBreaker(breaker);
   }
 
   /**
-   * Sends one request to this upstream through its breaker; rejects with code EOPENBREAKER when the
-   * breaker is open (nothing was sent). Takes the options rather than a callback: no closure per request.
+   * Sends one request to this upstream if its breaker lets it (taking the probe slot when half-open);
+   * false when the breaker is open and nothing was sent. The handler then owes the breaker exactly one
+   * outcome: `answered()` when the response head arrives, or `failed()` when the attempt fails before it.
    */
-  request(options: Dispatcher.RequestOptions): Promise<Dispatcher.ResponseData> {
-    if (!this.#breaker.acquire()) return Promise.reject(new BreakerOpenError());
-    const pending = this.pool.request(options);
-    pending.then(this.#succeeded, this.#failed);
-    return pending;
+  dispatch(options: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler): boolean {
+    if (!this.#breaker.acquire()) return false;
+    this.pool.dispatch(options, handler);
+    return true;
+  }
+
+  /** The attempt got an answer (any HTTP status: a 500 is the application's, not the host's). */
+  answered(): void {
+    this.#breaker.success();
+  }
+
+  /** The attempt failed before an answer; only transport failures count against the host. */
+  failed(err: unknown): void {
+    // Errors that are not the upstream's fault (the client left, a body too large) count as answers.
+    if (isTransportFailure(err)) this.#breaker.failure();
+    else this.#breaker.success();
   }
 
   /** Closed, or half-open with the probe slot still free. */

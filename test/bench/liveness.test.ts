@@ -4,11 +4,11 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { type BenchContext, CONTENDERS } from '../../bench/lib/contenders.js';
+import { BASELINE, type BenchContext, CONTENDERS } from '../../bench/lib/contenders.js';
 import { checkLiveness } from '../../bench/lib/liveness.js';
 import { type Child, firstJsonLine, spawnChild, stopChild } from '../../bench/lib/proc.js';
 
@@ -221,6 +221,24 @@ describe('bench with a missing tool', () => {
       );
     }
     assert.equal(CONTENDERS.find((c) => c.id === 'fastify-proxy')!.missingTool, undefined);
+  });
+
+  test('the A/B baseline says what to set up until BENCH_BASELINE_ROOT holds a built checkout', async () => {
+    const ctx = {} as BenchContext;
+    const saved = process.env.BENCH_BASELINE_ROOT;
+    const dir = await mkdtemp(join(tmpdir(), 'acgs-baseline-'));
+    try {
+      delete process.env.BENCH_BASELINE_ROOT;
+      assert.match(BASELINE.missingTool!(ctx) ?? '', /set BENCH_BASELINE_ROOT to a checkout .*npm run build/);
+      process.env.BENCH_BASELINE_ROOT = dir;
+      assert.match(BASELINE.missingTool!(ctx) ?? '', /dist is missing: run `npm run build` in /);
+      await mkdir(join(dir, 'dist'));
+      assert.equal(BASELINE.missingTool!(ctx), null);
+    } finally {
+      if (saved === undefined) delete process.env.BENCH_BASELINE_ROOT;
+      else process.env.BENCH_BASELINE_ROOT = saved;
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   test('npm run bench with BENCH_NGINX_BIN pointing nowhere skips nginx, measures the rest, exits 0', async () => {
