@@ -82,6 +82,15 @@ export class CircuitBreaker {
     }
   }
 
+  /**
+   * The call ended without telling anything about the upstream (its client left before the answer): no
+   * outcome is counted, and a half-open breaker's probe slot is free for the next call. Counting it as a
+   * success, as before, closed a breaker on a probe whose answer nobody saw.
+   */
+  release(): void {
+    if (this.#state === 'half_open') this.#probeInFlight = false;
+  }
+
   onStateChange(listener: (state: BreakerState) => void): void {
     this.#listeners.push(listener);
   }

@@ -192,7 +192,8 @@ export class UpstreamExchange implements Dispatcher.DispatchHandler {
   onError(err: Error): void {
     try {
       if (this.#phase === WAITING) {
-        this.#target.failed(err);
+        if (this.#clientLeft || this.ctx.clientGone) this.#target.abandoned();
+        else this.#target.failed(err);
         this.#noAnswer(err);
       } else if (this.#phase === RELAYING) {
         this.#bodyFailed(err);

@@ -44,7 +44,8 @@ export class Upstream {
   /**
    * Sends one request to this upstream if its breaker lets it (taking the probe slot when half-open);
    * false when the breaker is open and nothing was sent. The handler then owes the breaker exactly one
-   * outcome: `answered()` when the response head arrives, or `failed()` when the attempt fails before it.
+   * outcome: `answered()` when the response head arrives, `failed()` when the attempt fails before it,
+   * or `abandoned()` when its client left first.
    */
   dispatch(options: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler): boolean {
     if (!this.#breaker.acquire()) return false;
@@ -59,9 +60,14 @@ export class Upstream {
 
   /** The attempt failed before an answer; only transport failures count against the host. */
   failed(err: unknown): void {
-    // Errors that are not the upstream's fault (the client left, a body too large) count as answers.
+    // Errors that are not the upstream's fault (a body too large, an argument undici refuses) count as answers.
     if (isTransportFailure(err)) this.#breaker.failure();
     else this.#breaker.success();
+  }
+
+  /** The attempt was cancelled because its client left before the answer: no verdict on the host. */
+  abandoned(): void {
+    this.#breaker.release();
   }
 
   /** Closed, or half-open with the probe slot still free. */

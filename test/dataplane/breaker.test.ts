@@ -73,6 +73,27 @@ describe('circuit breaker', () => {
     b.shutdown();
   });
 
+  test('a released probe (its client left) frees the slot and decides nothing', async () => {
+    const { b, changes } = breaker();
+    for (let i = 0; i < 4; i++) b.failure();
+    await sleep(100);
+    assert.equal(b.acquire(), true, 'the probe');
+    b.release();
+    assert.equal(b.state, 'half_open', 'not closed on an answer nobody saw');
+    assert.equal(b.available, true, 'the next call may probe');
+    assert.equal(b.acquire(), true);
+    b.failure();
+    assert.equal(b.state, 'open');
+    // Released while closed: nothing is counted (4 failures and a release are still under 5 calls).
+    const fresh = breaker();
+    for (let i = 0; i < 3; i++) fresh.b.failure();
+    fresh.b.release();
+    assert.equal(fresh.b.state, 'closed');
+    assert.deepEqual(changes, ['open', 'half_open', 'open']);
+    b.shutdown();
+    fresh.b.shutdown();
+  });
+
   test('shutdown cancels the reset timer (nothing keeps a draining process alive or fires later)', async () => {
     const { b, changes } = breaker();
     for (let i = 0; i < 4; i++) b.failure();

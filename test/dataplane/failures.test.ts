@@ -166,6 +166,50 @@ describe('circuit breaker', () => {
   });
 });
 
+describe('circuit breaker and a client that leaves', () => {
+  test('a half-open probe whose client leaves before the answer neither closes nor reopens the breaker', async () => {
+    const port = await freePort();
+    const other = await startUpstream('green');
+    const gw = await startTestGateway(
+      { ac: { blue: [`http://127.0.0.1:${port}`], green: [other.url], failover: false } },
+      { proxy: { breaker: { volumeThreshold: 3, errorThresholdPercentage: 50, resetTimeout: '400ms' } } },
+    );
+    const breakerState = async () => {
+      const res = await request(`${gw.adminUrl}/admin/services/ac`, { headers: ADMIN_AUTH });
+      const body = (await res.body.json()) as { colors: { blue: { upstreams: { breaker: string }[] } } };
+      return body.colors.blue.upstreams[0]!.breaker;
+    };
+    let revived: TestUpstream | null = null;
+    try {
+      for (let i = 0; i < 4; i++) await call(gw, '/api/ac/x');
+      assert.equal(await breakerState(), 'open');
+      // Back, but slow to answer: the probe's client gives up first.
+      revived = await startUpstream(
+        'blue-slow',
+        (_req, res) => setTimeout(() => res.end('{"late":true}'), 300),
+        port,
+      );
+      await sleep(550);
+      assert.equal(await breakerState(), 'half_open');
+      const socket = connect(Number(new URL(gw.dataUrl).port), '127.0.0.1');
+      socket.on('error', () => {});
+      socket.write('GET /api/ac/probe HTTP/1.1\r\nHost: x\r\n\r\n');
+      await waitFor('the probe to reach the upstream', () => revived!.seen.length > 0, 2000, 5);
+      socket.destroy(); // leaves while the upstream is still thinking
+      await sleep(500); // past the moment the upstream would have answered
+      assert.equal(await breakerState(), 'half_open', 'nobody saw the answer: no verdict');
+      // The next request is the probe, and its answer closes the breaker.
+      const probe = await call(gw, '/api/ac/again');
+      assert.equal(probe.status, 200);
+      assert.equal(await breakerState(), 'closed');
+    } finally {
+      await gw.shutdown();
+      await other.close();
+      await revived?.close();
+    }
+  });
+});
+
 describe('connect timeout', () => {
   test('an upstream that never completes the TCP handshake answers 504 within the connect timeout', async (t) => {
     // A listener that never accepts, with its accept queue filled: Linux then drops further SYNs, so a
