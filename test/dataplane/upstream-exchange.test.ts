@@ -139,15 +139,27 @@ describe('the upstream exchange on real sockets', () => {
     // Read the first MiB, then stop reading for a second.
     await waitFor('the first MiB', () => bodyBytes >= 1024 * 1024, 10_000, 5);
     socket.pause();
-    await sleep(300); // let every buffer on the way fill up
+    // Wait until every buffer on the way is full and the upstream has stopped (it must, or the gateway is
+    // buffering for the client), then watch it stay stopped.
+    let last = -1;
+    let still = 0;
+    await waitFor(
+      'the upstream to be held back',
+      () => {
+        still = bigSent === last ? still + 1 : 0;
+        last = bigSent;
+        return still >= 3 || bigSent >= (CHUNK * BIG_CHUNKS) / 2;
+      },
+      10_000,
+      100,
+    );
     const heldAt = bigSent;
     await sleep(700);
-    const sentWhilePaused = bigSent - heldAt;
     assert.ok(
       bigSent < (CHUNK * BIG_CHUNKS) / 2,
       `the upstream had sent ${bigSent} bytes while the client had read ${bodyBytes}: the gateway kept reading`,
     );
-    assert.equal(sentWhilePaused, 0, 'nothing more left the upstream while the client was not reading');
+    assert.equal(bigSent - heldAt, 0, 'nothing more left the upstream while the client was not reading');
     socket.resume();
     await done;
     socket.destroy();
@@ -182,8 +194,14 @@ describe('the upstream exchange on real sockets', () => {
     await waitFor('the first request to reach the upstream', () => started.includes('/hold-first'));
     const socket = await rawConnect(portOf(gw.dataUrl));
     socket.on('error', () => {});
+    const received = await metricValue(gw.metrics.registry, 'acgs_http_requests_received_total');
     socket.write('GET /api/ac/hold-second HTTP/1.1\r\nHost: x\r\n\r\n');
-    await sleep(100);
+    // Every stage here is synchronous: once received, the request waits in undici's queue.
+    await waitFor(
+      'the second request to be received',
+      async () =>
+        (await metricValue(gw.metrics.registry, 'acgs_http_requests_received_total')) === received + 1,
+    );
     socket.destroy(); // leaves while queued
     const res = await first;
     assert.equal(res.statusCode, 200);
