@@ -122,19 +122,28 @@ describe('upstream failures', () => {
   });
 });
 
+/**
+ * A gateway whose blue colour is one upstream at a free port with nothing listening (so its breaker
+ * opens after a few requests), and green a live one; `breakerState` reads the blue breaker from the admin API.
+ */
+async function gatewayWithDeadBlue(resetTimeout: string) {
+  const port = await freePort();
+  const other = await startUpstream('green');
+  const gw = await startTestGateway(
+    { ac: { blue: [`http://127.0.0.1:${port}`], green: [other.url], failover: false } },
+    { proxy: { breaker: { volumeThreshold: 3, errorThresholdPercentage: 50, resetTimeout } } },
+  );
+  const breakerState = async () => {
+    const res = await request(`${gw.adminUrl}/admin/services/ac`, { headers: ADMIN_AUTH });
+    const body = (await res.body.json()) as { colors: { blue: { upstreams: { breaker: string }[] } } };
+    return body.colors.blue.upstreams[0]!.breaker;
+  };
+  return { port, other, gw, breakerState };
+}
+
 describe('circuit breaker', () => {
   test('opens after repeated failures, lets a probe through after the cool-down, and closes again', async () => {
-    const port = await freePort();
-    const other = await startUpstream('green');
-    const gw = await startTestGateway(
-      { ac: { blue: [`http://127.0.0.1:${port}`], green: [other.url], failover: false } },
-      { proxy: { breaker: { volumeThreshold: 3, errorThresholdPercentage: 50, resetTimeout: '500ms' } } },
-    );
-    const breakerState = async () => {
-      const res = await request(`${gw.adminUrl}/admin/services/ac`, { headers: ADMIN_AUTH });
-      const body = (await res.body.json()) as { colors: { blue: { upstreams: { breaker: string }[] } } };
-      return body.colors.blue.upstreams[0]!.breaker;
-    };
+    const { port, other, gw, breakerState } = await gatewayWithDeadBlue('500ms');
     try {
       assert.equal(await breakerState(), 'closed');
       for (let i = 0; i < 4; i++) await call(gw, '/api/ac/x');
@@ -168,17 +177,7 @@ describe('circuit breaker', () => {
 
 describe('circuit breaker and a client that leaves', () => {
   test('a half-open probe whose client leaves before the answer neither closes nor reopens the breaker', async () => {
-    const port = await freePort();
-    const other = await startUpstream('green');
-    const gw = await startTestGateway(
-      { ac: { blue: [`http://127.0.0.1:${port}`], green: [other.url], failover: false } },
-      { proxy: { breaker: { volumeThreshold: 3, errorThresholdPercentage: 50, resetTimeout: '400ms' } } },
-    );
-    const breakerState = async () => {
-      const res = await request(`${gw.adminUrl}/admin/services/ac`, { headers: ADMIN_AUTH });
-      const body = (await res.body.json()) as { colors: { blue: { upstreams: { breaker: string }[] } } };
-      return body.colors.blue.upstreams[0]!.breaker;
-    };
+    const { port, other, gw, breakerState } = await gatewayWithDeadBlue('400ms');
     let revived: TestUpstream | null = null;
     try {
       for (let i = 0; i < 4; i++) await call(gw, '/api/ac/x');
