@@ -356,8 +356,14 @@ export const BASELINE: Contender = {
     const root = process.env.BENCH_BASELINE_ROOT;
     if (root === undefined || root === '')
       return 'set BENCH_BASELINE_ROOT to a checkout with `npm ci` and `npm run build` done (e.g. a `git worktree` of main)';
-    const dist = join(root, 'dist');
-    return existsSync(dist) ? null : `${dist} is missing: run \`npm run build\` in ${root}`;
+    for (const [dir, fix] of [
+      ['node_modules', 'npm ci'],
+      ['dist', 'npm run build'],
+    ] as const) {
+      const path = join(root, dir);
+      if (!existsSync(path)) return `${path} is missing: run \`${fix}\` in ${root}`;
+    }
+    return null;
   },
   start: (ctx) => startGatewayProcess(ctx, 'full', null, process.env.BENCH_BASELINE_ROOT!),
 };

@@ -231,6 +231,8 @@ describe('bench with a missing tool', () => {
       delete process.env.BENCH_BASELINE_ROOT;
       assert.match(BASELINE.missingTool!(ctx) ?? '', /set BENCH_BASELINE_ROOT to a checkout .*npm run build/);
       process.env.BENCH_BASELINE_ROOT = dir;
+      assert.match(BASELINE.missingTool!(ctx) ?? '', /node_modules is missing: run `npm ci` in /);
+      await mkdir(join(dir, 'node_modules'));
       assert.match(BASELINE.missingTool!(ctx) ?? '', /dist is missing: run `npm run build` in /);
       await mkdir(join(dir, 'dist'));
       assert.equal(BASELINE.missingTool!(ctx), null);
