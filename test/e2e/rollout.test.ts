@@ -7,11 +7,12 @@ import { after, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Gateway } from '../../gateway/gateway.js';
 import type { RolloutStatus } from '../../rollout/manager.js';
-import { ADMIN_AUTH, ADMIN_TOKEN, type ServiceSpec, startTestGateway } from '../helpers/gateway.js';
+import { ADMIN_AUTH, ADMIN_TOKEN, startTestGateway } from '../helpers/gateway.js';
 import {
   admin,
   type DemoColor,
   demoService,
+  retryOnPortClash,
   rolloutStatus,
   summarise,
   Traffic,
@@ -29,14 +30,18 @@ after(async () => {
 
 /** A gateway with one demo service `gs` and e2e-sized rollout defaults (steps 10/50/100, 1 s, 20 requests). */
 async function gatewayWith(green: DemoColor = {}, defaults: Record<string, unknown> = {}): Promise<Gateway> {
-  const services: Record<string, ServiceSpec> = { [SERVICE]: await demoService(green) };
-  const gw = await startTestGateway(services, {
-    demo: { enabled: true },
-    rollout: {
-      defaults: { steps: [10, 50, 100], intervalMs: 1000, minRequests: 20, ...defaults },
-      tickMs: 100,
-    },
-  });
+  const gw = await retryOnPortClash(async () =>
+    startTestGateway(
+      { [SERVICE]: await demoService(green) },
+      {
+        demo: { enabled: true },
+        rollout: {
+          defaults: { steps: [10, 50, 100], intervalMs: 1000, minRequests: 20, ...defaults },
+          tickMs: 100,
+        },
+      },
+    ),
+  );
   open.push(gw);
   return gw;
 }

@@ -8,7 +8,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { stringify } from 'yaml';
-import { demoService, rolloutStatus, Traffic, waitFor } from '../e2e/support/rollout-e2e.js';
+import {
+  demoService,
+  retryOnPortClash,
+  rolloutStatus,
+  Traffic,
+  waitFor,
+} from '../e2e/support/rollout-e2e.js';
 import { ADMIN_TOKEN } from '../helpers/gateway.js';
 import { type GatewayProcess, spawnGateway } from '../helpers/process.js';
 import { runCli } from './support.js';
@@ -17,17 +23,19 @@ let gw: GatewayProcess;
 const traffics: Traffic[] = [];
 
 before(async () => {
-  gw = await spawnGateway(
-    {
-      ac: await demoService(),
-      // A third of green's answers are 500s: the first conclusive analysis must fail.
-      gs: await demoService({ failRate: 0.3 }),
-      fv: await demoService(),
-    },
-    {
-      demo: { enabled: true },
-      rollout: { defaults: { steps: [10, 50, 100], intervalMs: 1000, minRequests: 20 }, tickMs: 100 },
-    },
+  gw = await retryOnPortClash(async () =>
+    spawnGateway(
+      {
+        ac: await demoService(),
+        // A third of green's answers are 500s: the first conclusive analysis must fail.
+        gs: await demoService({ failRate: 0.3 }),
+        fv: await demoService(),
+      },
+      {
+        demo: { enabled: true },
+        rollout: { defaults: { steps: [10, 50, 100], intervalMs: 1000, minRequests: 20 }, tickMs: 100 },
+      },
+    ),
   );
   for (const service of ['ac', 'gs', 'fv'])
     traffics.push(new Traffic({ urls: [gw.dataUrl], service, concurrency: 6, maxDurationMs: 120_000 }));

@@ -38,6 +38,21 @@ export async function demoService(
   };
 }
 
+/**
+ * Runs `start` (a gateway or a replica on demo services from `demoService`) until it does not fail with
+ * EADDRINUSE, at most three times: the demo ports are picked free just before the start, and a parallel
+ * test may take one of them in between. `start` must pick its ports itself, so each attempt gets new ones.
+ */
+export async function retryOnPortClash<T>(start: () => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await start();
+    } catch (err) {
+      if (attempt >= 3 || !/EADDRINUSE/.test((err as Error).message)) throw err;
+    }
+  }
+}
+
 /** Fast, e2e-sized rollout machinery (the config section). */
 export const FAST_ROLLOUT = {
   tickMs: 100,
