@@ -16,7 +16,7 @@ const RELAYING = 1;
 const ENDED = 2;
 
 /** Who a failed exchange is blamed on: the upstream's colour (live window, breaker) or nobody. */
-type Blame = 'upstream' | 'none';
+export type Blame = 'upstream' | 'none';
 
 /** A client that stopped reading the response: closing it ends the request as a 499. */
 function onSendTimeout(this: ServerResponse): void {
@@ -75,6 +75,14 @@ export class UpstreamExchange implements Dispatcher.DispatchHandler {
     first: Upstream,
   ) {
     this.#target = first;
+  }
+
+  /**
+   * The client is gone: it called abort() (the data plane does, on the response's close) or, as a guard,
+   * the context says so. Every outcome below checks this first: such a request is nobody's failure.
+   */
+  get #clientGone(): boolean {
+    return this.#clientLeft || this.ctx.clientGone;
   }
 
   /** Sends the request to the first upstream; everything after happens in the callbacks. */
@@ -177,11 +185,11 @@ export class UpstreamExchange implements Dispatcher.DispatchHandler {
     if (this.#phase !== RELAYING) return;
     this.#phase = ENDED;
     const { res, opts, ctx, color, service } = this;
-    const ms = elapsedMs(ctx);
-    if (res.destroyed || this.#clientLeft) {
-      opts.metrics.observeRequest(service.name, color, 499, ms / 1000);
+    if (res.destroyed || this.#clientGone) {
+      this.#endAsClientLeft();
       return;
     }
+    const ms = elapsedMs(ctx);
     res.end();
     // The upstream delivered its whole answer: that is what the rollout's live window judges it on, even if
     // the client leaves before the last bytes leave our socket (the data plane counts that as a 499).
@@ -192,7 +200,7 @@ export class UpstreamExchange implements Dispatcher.DispatchHandler {
   onError(err: Error): void {
     try {
       if (this.#phase === WAITING) {
-        if (this.#clientLeft || this.ctx.clientGone) this.#target.abandoned();
+        if (this.#clientGone) this.#target.abandoned();
         else this.#target.failed(err);
         this.#noAnswer(err);
       } else if (this.#phase === RELAYING) {
@@ -215,12 +223,10 @@ export class UpstreamExchange implements Dispatcher.DispatchHandler {
   /** The attempt failed before the answer's head: retry once, or answer the client with an error. */
   #noAnswer(err: Error): void {
     const { opts, req, res, ctx, service, color } = this;
-    if (this.#clientLeft || ctx.clientGone) {
-      // The client left (during the upload or while we waited): its request ends as a 499 and costs the
-      // upstream nothing; the cancel has already freed the connection.
-      this.#phase = ENDED;
-      ctx.color = color;
-      opts.metrics.observeRequest(service.name, color, 499, elapsedMs(ctx) / 1000);
+    if (this.#clientGone) {
+      // The client left (during the upload or while we waited): it cost the upstream nothing; the cancel
+      // has already freed the connection.
+      this.#endAsClientLeft();
       return;
     }
     const hasBody = this.request.body !== null;
@@ -265,14 +271,14 @@ export class UpstreamExchange implements Dispatcher.DispatchHandler {
 
   /** The body broke off after the head was sent: closing the connection is the only honest signal left. */
   #bodyFailed(err: Error): void {
+    if (this.#clientGone) {
+      // Cut because the client left: not the upstream's failure, so not a rollout error.
+      this.#endAsClientLeft();
+      return;
+    }
     this.#phase = ENDED;
     const { opts, res, ctx, service, color } = this;
     const ms = elapsedMs(ctx);
-    if (this.#clientLeft || ctx.clientGone) {
-      // Cut because the client left (nginx's 499): not the upstream's failure, so not a rollout error.
-      opts.metrics.observeRequest(service.name, color, 499, ms / 1000);
-      return;
-    }
     res.destroy(err);
     const kind = classifyUpstreamError(err);
     if (kind !== 'other') opts.metrics.upstreamError(service.name, color, kind);
@@ -281,18 +287,40 @@ export class UpstreamExchange implements Dispatcher.DispatchHandler {
     opts.metrics.observeRequest(service.name, color, 502, ms / 1000);
   }
 
+  /** Ends as nginx's 499: counted for the service and colour, never in the live window or the breaker. */
+  #endAsClientLeft(): void {
+    this.#phase = ENDED;
+    this.ctx.color = this.color;
+    this.opts.metrics.observeRequest(this.service.name, this.color, 499, elapsedMs(this.ctx) / 1000);
+  }
+
   /** Answers the client with the gateway's own error, before any of the upstream's answer was sent. */
   #fail(error: GatewayError, blame: Blame): void {
     this.#phase = ENDED;
-    const { opts, res, ctx, service, color } = this;
-    ctx.color = color;
-    const ms = elapsedMs(ctx);
-    if (blame === 'upstream') opts.recorder.record(service.name, color, error.status, ms, true);
-    opts.metrics.observeRequest(service.name, color, error.status, ms / 1000);
-    opts.responder.dataError(res, ctx, error, color);
+    answerWithError(this.opts, this.res, this.ctx, this.service.name, this.color, error, blame);
   }
 }
 
-export function elapsedMs(ctx: RequestContext): number {
+/**
+ * The gateway's own error answer for a request the proxy could not forward: counted for the service and
+ * colour, and in the colour's live window when the upstream side is to blame (unreachable, too slow, lying).
+ */
+export function answerWithError(
+  opts: ForwarderOptions,
+  res: ServerResponse,
+  ctx: RequestContext,
+  service: string,
+  color: Color,
+  error: GatewayError,
+  blame: Blame,
+): void {
+  ctx.color = color;
+  const ms = elapsedMs(ctx);
+  if (blame === 'upstream') opts.recorder.record(service, color, error.status, ms, true);
+  opts.metrics.observeRequest(service, color, error.status, ms / 1000);
+  opts.responder.dataError(res, ctx, error, color);
+}
+
+function elapsedMs(ctx: RequestContext): number {
   return Number(process.hrtime.bigint() - ctx.startedAt) / 1e6;
 }

@@ -8,7 +8,7 @@ import type { Responder } from '../http/responder.js';
 import { encodePathForWire } from '../identity/canonical-path.js';
 import type { GatewayMetrics } from '../metrics/gateway-metrics.js';
 import { BodyLimit } from './body-limit.js';
-import { elapsedMs, UpstreamExchange } from './exchange.js';
+import { answerWithError, UpstreamExchange } from './exchange.js';
 import { upstreamRequestHeaders } from './headers.js';
 import type { ServiceRuntime } from './service-runtime.js';
 
@@ -54,12 +54,8 @@ export class Forwarder {
       upstream = service.pools[color].pick();
     }
     if (upstream === null) {
-      const ms = elapsedMs(ctx);
       const error = new GatewayError(Errors.UPSTREAM_UNAVAILABLE);
-      ctx.color = chosen;
-      this.#opts.recorder.record(service.name, chosen, error.status, ms, true);
-      this.#opts.metrics.observeRequest(service.name, chosen, error.status, ms / 1000);
-      this.#opts.responder.dataError(res, ctx, error, chosen);
+      answerWithError(this.#opts, res, ctx, service.name, chosen, error, 'upstream');
       return;
     }
 
