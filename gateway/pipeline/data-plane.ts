@@ -16,10 +16,21 @@ export interface DataPlaneOptions {
 
 /** The request context of a response, for the shared 'close' listener (no closure per request). */
 const kContext = Symbol('acgs.context');
-/** The responses of one connection that have not ended yet (pipelined requests queue up here). */
-const kOpen = Symbol('acgs.open');
-type TrackedResponse = ServerResponse & { [kContext]?: RequestContext; [kOpen]?: Set<TrackedResponse> };
-type TrackedSocket = Socket & { [kOpen]?: Set<TrackedResponse> };
+// The responses of one connection that have not ended yet (pipelined requests queue up behind the first),
+// as a doubly linked list threaded through the responses themselves: the socket holds the first, each
+// response its neighbours. A Set per connection allocated a new hash table on nearly every add and delete
+// (V8 shrinks a set that falls to a quarter of its capacity), once per request.
+const kFirstOpen = Symbol('acgs.firstOpen');
+const kPrevOpen = Symbol('acgs.prevOpen');
+const kNextOpen = Symbol('acgs.nextOpen');
+const kSocket = Symbol('acgs.socket');
+type TrackedResponse = ServerResponse & {
+  [kContext]?: RequestContext;
+  [kSocket]?: TrackedSocket;
+  [kPrevOpen]?: TrackedResponse;
+  [kNextOpen]?: TrackedResponse;
+};
+type TrackedSocket = Socket & { [kFirstOpen]?: TrackedResponse | null };
 
 const NO_HEADERS: readonly string[] = Object.freeze([]);
 
@@ -57,10 +68,12 @@ export class DataPlane {
     // flight for ever with its upstream request, and drain would never finish (a client could pile them
     // up at will), so every response still open on a closed connection ends here, as a 499.
     this.#onSocketClose = function (this: TrackedSocket) {
-      const open = this[kOpen];
-      if (open === undefined) return;
-      this[kOpen] = undefined;
-      for (const res of open) plane.#ended(res);
+      let res = this[kFirstOpen];
+      while (res !== undefined && res !== null) {
+        const next = res[kNextOpen];
+        plane.#ended(res);
+        res = next;
+      }
     };
   }
 
@@ -100,17 +113,18 @@ export class DataPlane {
     const ctx = newContext(req, expectContinue);
     const tracked = res as TrackedResponse;
     tracked[kContext] = ctx;
-    res.once('close', this.#onClose);
-    // One set and one listener per connection, not per request.
+    // `on`, not `once`: a response closes once, #ended ignores a second call, and `once` would allocate
+    // a wrapper per request.
+    res.on('close', this.#onClose);
+    // One listener per connection, not per request; the response joins the front of its connection's list.
     const socket = req.socket as TrackedSocket;
-    let open = socket[kOpen];
-    if (open === undefined) {
-      open = new Set();
-      socket[kOpen] = open;
-      socket.once('close', this.#onSocketClose);
-    }
-    open.add(tracked);
-    tracked[kOpen] = open;
+    const first = socket[kFirstOpen];
+    if (first === undefined) socket.once('close', this.#onSocketClose);
+    tracked[kSocket] = socket;
+    tracked[kPrevOpen] = undefined;
+    tracked[kNextOpen] = first ?? undefined;
+    if (first !== undefined && first !== null) first[kPrevOpen] = tracked;
+    socket[kFirstOpen] = tracked;
     if (this.#draining) res.shouldKeepAlive = false;
     this.#runFrom(0, req, res, ctx);
   }
@@ -158,8 +172,7 @@ export class DataPlane {
     const ctx = res[kContext];
     if (ctx === undefined) return; // already ended (its connection closed first, or the other way round)
     res[kContext] = undefined;
-    res[kOpen]?.delete(res);
-    res[kOpen] = undefined;
+    unlinkOpen(res);
     if (res.writableFinished) {
       this.#metrics.requestEnded(res.statusCode);
     } else {
@@ -193,6 +206,20 @@ export class DataPlane {
     }
     this.#responder.dataError(res, ctx, error, null);
   }
+}
+
+/** Takes an ended response out of its connection's list of open ones. */
+function unlinkOpen(res: TrackedResponse): void {
+  const socket = res[kSocket];
+  if (socket === undefined) return;
+  const prev = res[kPrevOpen];
+  const next = res[kNextOpen];
+  if (prev !== undefined) prev[kNextOpen] = next;
+  else socket[kFirstOpen] = next ?? null;
+  if (next !== undefined) next[kPrevOpen] = prev;
+  res[kSocket] = undefined;
+  res[kPrevOpen] = undefined;
+  res[kNextOpen] = undefined;
 }
 
 /** The context as the request arrives; the identity stage fills in what it derives. */

@@ -1,4 +1,4 @@
-import { randomFillSync } from 'node:crypto';
+import { randomBase64UrlId } from '../util/random-pool.js';
 
 /** Finds one cookie's value in a Cookie header without parsing the rest. */
 export function readCookie(header: string | undefined, name: string): string | null {
@@ -19,22 +19,9 @@ export function readCookie(header: string | undefined, name: string): string | n
   return null;
 }
 
-// Ids come from a pool of CSPRNG bytes filled 4 KiB at a time (as node's randomUUID does): a
-// randomBytes(16) per id cost about 10 µs, a syscall each, on every request of a new anonymous user.
-// Every byte is handed out once.
-const ID_BYTES = 16;
-const POOL = Buffer.alloc(ID_BYTES * 256);
-let offset = POOL.length;
-
-/** A new random sticky id: 16 bytes, URL-safe. */
+/** A new random sticky id: 16 bytes, URL-safe (from the shared CSPRNG pool: no syscall per id). */
 export function newStickyId(): string {
-  if (offset === POOL.length) {
-    randomFillSync(POOL);
-    offset = 0;
-  }
-  const id = POOL.toString('base64url', offset, offset + ID_BYTES);
-  offset += ID_BYTES;
-  return id;
+  return randomBase64UrlId();
 }
 
 export function stickySetCookie(name: string, value: string, maxAgeSec: number): string {

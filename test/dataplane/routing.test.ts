@@ -78,7 +78,7 @@ describe('routing and forwarding', () => {
     assert.equal(kept.headers['x-request-id'], 'req-123');
     assert.equal(kept.body.headers['x-request-id'], 'req-123');
     const replaced = await get('/api/ac/x', { 'x-request-id': 'has spaces <script>' });
-    assert.match(String(replaced.headers['x-request-id']), /^[0-9a-f-]{36}$/);
+    assert.match(String(replaced.headers['x-request-id']), /^[0-9a-f]{32}$/);
     assert.equal(replaced.body.headers['x-request-id'], replaced.headers['x-request-id']);
   });
 
