@@ -18,6 +18,20 @@ export const MAX_LEAVES = CHUNK * CHUNK;
  * out halves the engine's work. A rule that must see bare words cannot be written; by design.
  */
 const BARE_WORD = /^[A-Za-z0-9_-]*$/;
+const BARE_MAX = 128;
+
+/** BARE_WORD over text[from, to), without cutting the slice out first. */
+export function isBareRange(text: string, from: number, to: number): boolean {
+  if (to - from > BARE_MAX) return false;
+  for (let i = from; i < to; i++) {
+    const c = text.charCodeAt(i);
+    // 0-9, A-Z, a-z, '_', '-'
+    if (!((c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || c === 95 || c === 45)) {
+      return false;
+    }
+  }
+  return true;
+}
 
 export class Leaves {
   readonly values: string[] = [];
@@ -25,7 +39,7 @@ export class Leaves {
   truncated = false;
 
   add(key: string, value: string): void {
-    if (value.length <= 128 && BARE_WORD.test(value)) return;
+    if (value.length <= BARE_MAX && BARE_WORD.test(value)) return;
     if (value.length <= WINDOW) {
       this.#push(key, value);
       return;
@@ -34,6 +48,12 @@ export class Leaves {
       this.#push(key, value.slice(start, start + WINDOW));
       if (start + WINDOW >= value.length) break;
     }
+  }
+
+  /** add() of text[from, to): a bare word is skipped before its slice is made. */
+  addRange(key: string, text: string, from: number, to: number): void {
+    if (isBareRange(text, from, to)) return;
+    this.add(key, from === 0 && to === text.length ? text : text.slice(from, to));
   }
 
   /** Adds a leaf that already went through add() (a subset of another Leaves): no filtering, no windows. */

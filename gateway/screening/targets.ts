@@ -2,7 +2,7 @@
 // the decoded path and its segments, query names and every value, headers without credentials (every
 // line of a repeated header), cookie values, and a parsed JSON or form body with its keys.
 import type { RequestContext } from '../../core/types.js';
-import { Leaves } from './leaves.js';
+import { isBareRange, Leaves } from './leaves.js';
 import type { Target } from './rules-format.js';
 
 export type RequestLeaves = Partial<Record<Target, Leaves>>;
@@ -12,24 +12,17 @@ export type RequestLeaves = Partial<Record<Target, Leaves>>;
 const SKIPPED_HEADERS = new Set(['authorization', 'proxy-authorization', 'cookie']);
 const NON_ASCII = /[\u0080-\u00ff]/;
 
+/** Leaf keys of path segments, made once: most segments are bare words and need no key at all. */
+const SEGMENT_KEYS = Array.from({ length: 32 }, (_, i) => `segment ${i}`);
+const segmentKey = (i: number): string => SEGMENT_KEYS[i] ?? `segment ${i}`;
+
 export function requestLeaves(ctx: RequestContext): RequestLeaves {
   const out: RequestLeaves = {};
-  const path = new Leaves();
-  path.add('', ctx.path);
-  const segments = ctx.path.split('/');
-  // A single-segment path is already covered by the whole path.
-  if (segments.length > 2) {
-    for (let i = 1; i < segments.length; i++) if (segments[i] !== '') path.add(`segment ${i}`, segments[i]!);
-  }
-  out.path = path;
-
+  out.path = pathLeaves(ctx.path);
   if (ctx.query !== '') {
     const values = new Leaves();
     const names = new Leaves();
-    for (const [name, value] of new URLSearchParams(ctx.query)) {
-      if (value !== '') values.add(name, value);
-      names.add(name, name);
-    }
+    queryLeaves(ctx.query, values, names);
     out.query = values;
     out.query_names = names;
   }
@@ -51,6 +44,59 @@ export function requestLeaves(ctx: RequestContext): RequestLeaves {
   const cookie = ctx.headers.cookie;
   if (cookie !== undefined) out.cookies = cookieLeaves(Array.isArray(cookie) ? cookie.join('; ') : cookie);
   return out;
+}
+
+/** The whole path, and each non-empty segment when there is more than one ('/a/b' → 'a', 'b'). */
+function pathLeaves(path: string): Leaves {
+  const leaves = new Leaves();
+  leaves.add('', path);
+  // Segments as path.split('/') numbers them, from 1; a single-segment path is covered by the whole path.
+  const first = path.indexOf('/');
+  if (first === -1 || path.indexOf('/', first + 1) === -1) return leaves;
+  let i = 1;
+  let from = first + 1;
+  for (;;) {
+    const slash = path.indexOf('/', from);
+    const to = slash === -1 ? path.length : slash;
+    if (to > from) leaves.addRange(segmentKey(i), path, from, to);
+    if (slash === -1) return leaves;
+    from = slash + 1;
+    i++;
+  }
+}
+
+/**
+ * Names and values as URLSearchParams reads them. A query with nothing to decode (no '%', no '+', ASCII
+ * only, no leading '?', which URLSearchParams drops) is split in place, so its bare-word names and values
+ * (most of them) are never cut out as strings; anything else goes through URLSearchParams itself.
+ */
+const NEEDS_DECODING = /^\?|[%+\u0080-\uffff]/;
+
+function queryLeaves(query: string, values: Leaves, names: Leaves): void {
+  if (NEEDS_DECODING.test(query)) {
+    for (const [name, value] of new URLSearchParams(query)) {
+      if (value !== '') values.add(name, value);
+      names.add(name, name);
+    }
+    return;
+  }
+  let from = 0;
+  while (from <= query.length) {
+    let end = query.indexOf('&', from);
+    if (end === -1) end = query.length;
+    if (end > from) {
+      let eq = query.indexOf('=', from);
+      if (eq === -1 || eq > end) eq = end;
+      const nameBare = isBareRange(query, from, eq);
+      const valueBare = eq + 1 >= end || isBareRange(query, eq + 1, end);
+      if (!nameBare || !valueBare) {
+        const name = query.slice(from, eq);
+        if (!valueBare) values.add(name, query.slice(eq + 1, end));
+        if (!nameBare) names.add(name, name);
+      }
+    }
+    from = end + 1;
+  }
 }
 
 function cookieLeaves(header: string): Leaves {
