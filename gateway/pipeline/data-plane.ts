@@ -30,6 +30,7 @@ type TrackedResponse = ServerResponse & {
   [kPrevOpen]?: TrackedResponse;
   [kNextOpen]?: TrackedResponse;
 };
+/** kFirstOpen: undefined until the connection's first request (no 'close' listener yet), null when empty. */
 type TrackedSocket = Socket & { [kFirstOpen]?: TrackedResponse | null };
 
 const NO_HEADERS: readonly string[] = Object.freeze([]);

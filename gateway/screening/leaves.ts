@@ -17,10 +17,9 @@ export const MAX_LEAVES = CHUNK * CHUNK;
  * dot, a slash, a bracket or an escape), and such values are most of a typical request, so leaving them
  * out halves the engine's work. A rule that must see bare words cannot be written; by design.
  */
-const BARE_WORD = /^[A-Za-z0-9_-]*$/;
 const BARE_MAX = 128;
 
-/** BARE_WORD over text[from, to), without cutting the slice out first. */
+/** Whether text[from, to) is a bare word (above), judged without cutting the slice out first. */
 export function isBareRange(text: string, from: number, to: number): boolean {
   if (to - from > BARE_MAX) return false;
   for (let i = from; i < to; i++) {
@@ -39,7 +38,17 @@ export class Leaves {
   truncated = false;
 
   add(key: string, value: string): void {
-    if (value.length <= BARE_MAX && BARE_WORD.test(value)) return;
+    if (!isBareRange(value, 0, value.length)) this.addNonBare(key, value);
+  }
+
+  /** add() of text[from, to): a bare word is skipped before its slice is made. */
+  addRange(key: string, text: string, from: number, to: number): void {
+    if (isBareRange(text, from, to)) return;
+    this.addNonBare(key, from === 0 && to === text.length ? text : text.slice(from, to));
+  }
+
+  /** add() of a value the caller already found not to be a bare word (isBareRange): no second look. */
+  addNonBare(key: string, value: string): void {
     if (value.length <= WINDOW) {
       this.#push(key, value);
       return;
@@ -48,12 +57,6 @@ export class Leaves {
       this.#push(key, value.slice(start, start + WINDOW));
       if (start + WINDOW >= value.length) break;
     }
-  }
-
-  /** add() of text[from, to): a bare word is skipped before its slice is made. */
-  addRange(key: string, text: string, from: number, to: number): void {
-    if (isBareRange(text, from, to)) return;
-    this.add(key, from === 0 && to === text.length ? text : text.slice(from, to));
   }
 
   /** Adds a leaf that already went through add() (a subset of another Leaves): no filtering, no windows. */

@@ -91,8 +91,8 @@ function queryLeaves(query: string, values: Leaves, names: Leaves): void {
       const valueBare = eq + 1 >= end || isBareRange(query, eq + 1, end);
       if (!nameBare || !valueBare) {
         const name = query.slice(from, eq);
-        if (!valueBare) values.add(name, query.slice(eq + 1, end));
-        if (!nameBare) names.add(name, name);
+        if (!valueBare) values.addNonBare(name, query.slice(eq + 1, end));
+        if (!nameBare) names.addNonBare(name, name);
       }
     }
     from = end + 1;
