@@ -80,6 +80,65 @@ describe('verified-token cache', () => {
     assert.ok(cache.get('c', 0));
   });
 
+  test('behaves as a reference LRU under random gets, sets, expiries and evictions', () => {
+    // The reference: a Map in recency order (delete and re-insert on use), the textbook LRU.
+    let seed = 0x2545f491;
+    const rand = (n: number) => {
+      seed = (Math.imul(seed ^ (seed >>> 15), 2246822519) + 0x9e3779b9) >>> 0;
+      return seed % n;
+    };
+    for (const max of [1, 2, 3, 8]) {
+      const count = { n: 0, inc() {} };
+      const cache = new TokenCache(max, count, count);
+      const model = new Map<string, { expiresAt: number; tag: number }>();
+      let now = 0;
+      for (let step = 0; step < 5000; step++) {
+        const token = `t${rand(max * 2 + 2)}`;
+        const where = `max ${max}, step ${step}, ${token}`;
+        if (rand(3) === 0) {
+          const entry = {
+            claims: {},
+            subject: null,
+            upstreamHeaders: [],
+            expiresAt: now + 1 + rand(50),
+            tag: step,
+          };
+          cache.set(token, entry);
+          model.delete(token);
+          model.set(token, entry);
+          if (model.size > max) model.delete(model.keys().next().value!);
+        } else {
+          const got = cache.get(token, now) as { tag: number } | undefined;
+          const want = model.get(token);
+          if (want !== undefined) model.delete(token);
+          const live = want !== undefined && now < want.expiresAt;
+          if (live) model.set(token, want);
+          assert.equal(got?.tag, live ? want.tag : undefined, where);
+        }
+        assert.equal(cache.size, model.size, where);
+        now += rand(3);
+      }
+    }
+  });
+
+  test('setting a cached token again replaces its entry and makes it the most recent', () => {
+    const count = { n: 0, inc() {} };
+    const cache = new TokenCache(2, count, count);
+    const entry = (subject: string) => ({
+      claims: {},
+      subject,
+      upstreamHeaders: [],
+      expiresAt: Number.POSITIVE_INFINITY,
+    });
+    cache.set('a', entry('first'));
+    cache.set('b', entry('b'));
+    cache.set('a', entry('second'));
+    cache.set('c', entry('c')); // evicts b, the least recently used
+    assert.equal(cache.get('a', 0)?.subject, 'second');
+    assert.equal(cache.get('b', 0), undefined);
+    assert.equal(cache.size, 2);
+  });
+
   test('maxEntries 0 disables the cache', async () => {
     const { stage, registry } = makeStage({ ...config, cache: { maxEntries: 0 } });
     const token = await sign(claims(), secretBytes(), { alg: 'HS256' });
