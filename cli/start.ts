@@ -34,6 +34,9 @@ export async function runStart(argv: string[]): Promise<number> {
       return 2;
     }
     process.stderr.write(`acgs-gateway: cannot start: ${(err as Error).message}\n`);
+    // What did start has been closed; a handle some library forgot to unref must not keep a gateway that
+    // failed to start alive (a supervisor restarts an exited process, not a hung one).
+    setTimeout(() => process.exit(1), 1000).unref();
     return 1;
   }
   printBanner(gateway);

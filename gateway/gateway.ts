@@ -1,4 +1,6 @@
 import { randomBytes } from 'node:crypto';
+import type { Server } from 'node:http';
+import type { FastifyInstance } from 'fastify';
 import pino, { type Logger } from 'pino';
 import type { Closeable, ReadinessCheck } from '../core/types.js';
 import type { WeightStore } from '../core/weight-store.js';
@@ -57,6 +59,11 @@ export async function startGateway(config: ResolvedConfig, options: GatewayOptio
   const closeAll = async () => {
     for (const closer of closers.reverse()) await closer.close().catch(() => {});
   };
+  // Listeners that are up when a later step fails (the admin port taken, say). They close before the
+  // modules do: left open, they kept the process alive and answered every request with a 500 from a
+  // closed module, behind a /readyz that still said 200.
+  let dataServer: Server | null = null;
+  let adminServer: FastifyInstance | null = null;
   try {
     // Shared parts.
     const metrics = new GatewayMetrics();
@@ -106,6 +113,7 @@ export async function startGateway(config: ResolvedConfig, options: GatewayOptio
     readiness.push(...chain.readiness);
     plane = new DataPlane({ stages: chain.stages, responder, metrics, logger });
     const server = await startDataServer(config, plane, responder, metrics);
+    dataServer = server;
 
     // The admin plane. With no ADMIN_TOKENS (allowed only on a loopback admin address) a one-off token is
     // made and printed, so the admin plane is never open, not even on a developer's machine.
@@ -122,6 +130,7 @@ export async function startGateway(config: ResolvedConfig, options: GatewayOptio
       responder,
       authorize: chain.authorizeAdmin ?? undefined,
     });
+    adminServer = admin;
     for (const register of chain.adminRoutes) await register(admin);
     await registerServiceRoutes(admin, {
       runtimes,
@@ -172,9 +181,20 @@ export async function startGateway(config: ResolvedConfig, options: GatewayOptio
       shutdown,
     };
   } catch (err) {
+    await closeListeners(dataServer, adminServer);
     await closeAll();
     throw err;
   }
+}
+
+/** A failed start's listeners: nothing was served through them yet worth draining for. */
+async function closeListeners(data: Server | null, admin: FastifyInstance | null): Promise<void> {
+  if (data !== null) {
+    const closed = new Promise<void>((resolve) => data.close(() => resolve()));
+    data.closeAllConnections();
+    await closed;
+  }
+  await admin?.close().catch(() => {});
 }
 
 /** The weight gauges follow the store (this replica's writes and the fleet's). */
