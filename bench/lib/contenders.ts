@@ -204,6 +204,23 @@ export async function startGatewayProcess(
   without: GatewayStage | null = null,
   root: string = REPO_ROOT,
 ): Promise<Running> {
+  // A port freePort() handed out can be taken (as the local port of one of the load's many connections)
+  // before the gateway binds it; the gateway then exits with EADDRINUSE, and new ports are worth a try.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startGatewayOnce(ctx, mode, without, root);
+    } catch (err) {
+      if (attempt >= 3 || !/EADDRINUSE/.test((err as Error).message)) throw err;
+    }
+  }
+}
+
+async function startGatewayOnce(
+  ctx: BenchContext,
+  mode: GatewayMode,
+  without: GatewayStage | null,
+  root: string,
+): Promise<Running> {
   const port = await freePort();
   const adminPort = await freePort();
   const name =
