@@ -31,8 +31,8 @@ after(async () => {
   await new Promise((resolve) => taken.close(resolve));
 });
 
-test('the admin port taken: exit 1 with the reason, and the data port is not left serving', async () => {
-  const dataPort = await freePort();
+/** Starts the gateway on the given ports and watches it until it exits (or 20 s pass). */
+async function startAndWatch(dataPort: number, adminPort: number) {
   const doc = testConfigDoc({ ac: { blue: [upstream.url], green: [upstream.url] } });
   (doc.logging as { level: string }).level = 'warn';
   const file = join(mkdtempSync(join(tmpdir(), 'acgs-start-fail-')), 'gateway.yaml');
@@ -42,7 +42,7 @@ test('the admin port taken: exit 1 with the reason, and the data port is not lef
       ...process.env,
       ADMIN_TOKENS: `ops:${ADMIN_TOKEN}`,
       GATEWAY_PORT: String(dataPort),
-      ADMIN_PORT: String(takenPort),
+      ADMIN_PORT: String(adminPort),
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -75,6 +75,12 @@ test('the admin port taken: exit 1 with the reason, and the data port is not lef
       // refused or reset: nothing listening, which is right
     }
   }
+  return { code, output, answers };
+}
+
+test('the admin port taken: exit 1 with the reason, and the data port is not left serving', async () => {
+  const dataPort = await freePort();
+  const { code, output, answers } = await startAndWatch(dataPort, takenPort);
   assert.equal(code, 1, `exit code (output: ${output})`);
   assert.match(output, /cannot start: .*EADDRINUSE/);
   assert.deepEqual(
@@ -83,4 +89,12 @@ test('the admin port taken: exit 1 with the reason, and the data port is not lef
     'no 500 from a gateway that failed to start',
   );
   await assert.rejects(fetch(`http://127.0.0.1:${dataPort}/healthz`), 'the data port is closed after exit');
+});
+
+test('the data port taken: exit 1 with the reason, and the admin port is not left open', async () => {
+  const adminPort = await freePort();
+  const { code, output } = await startAndWatch(takenPort, adminPort);
+  assert.equal(code, 1, `exit code (output: ${output})`);
+  assert.match(output, /cannot start: .*EADDRINUSE/);
+  await assert.rejects(fetch(`http://127.0.0.1:${adminPort}/admin/services`), 'nothing on the admin port');
 });
