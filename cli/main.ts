@@ -1,5 +1,6 @@
 import { pathToFileURL } from 'node:url';
 import { UsageError } from './args.js';
+import { disablePretenuring } from './v8-flags.js';
 
 const HELP = `Usage: acgs-gateway <command> [options]
 
@@ -23,7 +24,10 @@ Run 'acgs-gateway <command> --help' for the options of a command.`;
 type Command = (argv: string[]) => Promise<number>;
 
 const COMMANDS: Record<string, () => Promise<Command>> = {
-  start: async () => (await import('./start.js')).runStart,
+  start: async () => {
+    disablePretenuring(); // before the gateway's modules load and allocate
+    return (await import('./start.js')).runStart;
+  },
   policy: async () => (await import('./policy.js')).runPolicyCommand,
   rollout: async () => (await import('./rollout.js')).runRolloutCommand,
   weights: async () => (await import('./weights.js')).runWeightsCommand,

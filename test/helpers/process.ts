@@ -24,21 +24,27 @@ export async function spawnGateway(
   services: Record<string, ServiceSpec>,
   extra: Record<string, unknown> = {},
   env: NodeJS.ProcessEnv = {},
+  /** Options for node itself (V8 flags), before the script. */
+  nodeArgs: readonly string[] = [],
 ): Promise<GatewayProcess> {
   const doc = testConfigDoc(services, extra);
   (doc.logging as { level: string }).level = 'warn';
   const file = join(mkdtempSync(join(tmpdir(), 'acgs-proc-')), 'gateway.yaml');
   writeFileSync(file, stringify(doc));
-  const child = spawn(process.execPath, ['--import', 'tsx', 'cli/main.ts', 'start', '--config', file], {
-    env: {
-      ...process.env,
-      ADMIN_TOKENS: `ops:${ADMIN_TOKEN}`,
-      GATEWAY_PORT: '0',
-      ADMIN_PORT: '0',
-      ...env,
+  const child = spawn(
+    process.execPath,
+    [...nodeArgs, '--import', 'tsx', 'cli/main.ts', 'start', '--config', file],
+    {
+      env: {
+        ...process.env,
+        ADMIN_TOKENS: `ops:${ADMIN_TOKEN}`,
+        GATEWAY_PORT: '0',
+        ADMIN_PORT: '0',
+        ...env,
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
     },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  );
   let output = '';
   child.stdout!.on('data', (c) => {
     output += c;
