@@ -34,9 +34,7 @@ export async function runStart(argv: string[]): Promise<number> {
       return 2;
     }
     process.stderr.write(`acgs-gateway: cannot start: ${(err as Error).message}\n`);
-    // What did start has been closed; a handle some library forgot to unref must not keep a gateway that
-    // failed to start alive (a supervisor restarts an exited process, not a hung one).
-    setTimeout(() => process.exit(1), 1000).unref();
+    exitSoon(1); // what did start is closed; a supervisor restarts an exited process, not a hung one
     return 1;
   }
   printBanner(gateway);
@@ -45,8 +43,7 @@ export async function runStart(argv: string[]): Promise<number> {
       gateway.logger.info({ signal }, 'signal received');
       const finish = (code: number) => {
         resolve(code);
-        // Everything is closed; a handle some library forgot to unref must not keep a stopped gateway alive.
-        setTimeout(() => process.exit(code), 1000).unref();
+        exitSoon(code);
       };
       gateway.shutdown(signal).then(
         () => finish(0),
@@ -60,6 +57,14 @@ export async function runStart(argv: string[]): Promise<number> {
     process.once('SIGINT', stop);
     installFatalHandlers(gateway, resolve);
   });
+}
+
+/**
+ * Exits with `code` a second from now unless the process has ended by itself: everything is closed by
+ * then, and a handle some library forgot to unref must not keep a stopped gateway alive.
+ */
+function exitSoon(code: number): void {
+  setTimeout(() => process.exit(code), 1000).unref();
 }
 
 /** Exit code after an error nothing handled (EX_SOFTWARE): a supervisor restarts the replica. */

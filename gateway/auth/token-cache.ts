@@ -66,10 +66,7 @@ export class TokenCache {
       this.#misses.inc();
       return undefined;
     }
-    if (node !== this.#head) {
-      this.#unlink(node);
-      this.#pushHead(node);
-    }
+    this.#touch(node);
     this.#hits.inc();
     return node.entry;
   }
@@ -79,8 +76,7 @@ export class TokenCache {
     const existing = this.#nodes.get(token);
     if (existing !== undefined) {
       existing.entry = entry;
-      this.#unlink(existing);
-      this.#pushHead(existing);
+      this.#touch(existing);
       return;
     }
     const node = new Node(token, entry);
@@ -93,6 +89,13 @@ export class TokenCache {
     this.#nodes.clear();
     this.#head = null;
     this.#tail = null;
+  }
+
+  /** Makes `node` the most recently used. */
+  #touch(node: Node): void {
+    if (node === this.#head) return;
+    this.#unlink(node);
+    this.#pushHead(node);
   }
 
   #remove(node: Node): void {

@@ -3,16 +3,11 @@
 // front of modules it had just closed: the process never exited, /readyz said 200 and every request got a
 // 500 ("Calling createContext on a disposed DDWAF instance"), which a supervisor could not see.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { stringify } from 'yaml';
-import { ADMIN_TOKEN, testConfigDoc } from '../helpers/gateway.js';
 import { freePort } from '../helpers/ports.js';
+import { launchGateway } from '../helpers/process.js';
 import { startUpstream, type TestUpstream } from '../helpers/upstream.js';
 
 let upstream: TestUpstream;
@@ -33,28 +28,16 @@ after(async () => {
 
 /** Starts the gateway on the given ports and watches it until it exits (or 20 s pass). */
 async function startAndWatch(dataPort: number, adminPort: number) {
-  const doc = testConfigDoc({ ac: { blue: [upstream.url], green: [upstream.url] } });
-  (doc.logging as { level: string }).level = 'warn';
-  const file = join(mkdtempSync(join(tmpdir(), 'acgs-start-fail-')), 'gateway.yaml');
-  writeFileSync(file, stringify(doc));
-  const child = spawn(process.execPath, ['--import', 'tsx', 'cli/main.ts', 'start', '--config', file], {
-    env: {
-      ...process.env,
-      ADMIN_TOKENS: `ops:${ADMIN_TOKEN}`,
-      GATEWAY_PORT: String(dataPort),
-      ADMIN_PORT: String(adminPort),
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let output = '';
-  child.stdout.on('data', (c) => (output += c));
-  child.stderr.on('data', (c) => (output += c));
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const { child, output, exited } = launchGateway(
+    { ac: { blue: [upstream.url], green: [upstream.url] } },
+    {},
+    { GATEWAY_PORT: String(dataPort), ADMIN_PORT: String(adminPort) },
+  );
 
   // Until it exits, nothing on the data port may answer with a 500 from a closed module. (A request that
   // slips into the milliseconds between the data listener and the failure is served normally.)
   const answers: number[] = [];
-  let code: number | null | 'hung' = null;
+  let code: number | string = 'hung';
   const deadline = Date.now() + 20_000;
   for (;;) {
     const done = await Promise.race([exited, sleep(100).then(() => 'running' as const)]);
@@ -63,7 +46,6 @@ async function startAndWatch(dataPort: number, adminPort: number) {
       break;
     }
     if (Date.now() > deadline) {
-      code = 'hung';
       child.kill('SIGKILL');
       break;
     }
@@ -75,7 +57,7 @@ async function startAndWatch(dataPort: number, adminPort: number) {
       // refused or reset: nothing listening, which is right
     }
   }
-  return { code, output, answers };
+  return { code, output: output(), answers };
 }
 
 test('the admin port taken: exit 1 with the reason, and the data port is not left serving', async () => {

@@ -16,17 +16,24 @@ export interface GatewayProcess {
   stop(signal?: NodeJS.Signals): Promise<number | string>;
 }
 
+/** A gateway child process as launched: its output so far and its exit (code, or signal name). */
+export interface LaunchedGateway {
+  readonly child: ChildProcess;
+  readonly output: () => string;
+  readonly exited: Promise<number | string>;
+}
+
 /**
- * Runs `acgs-gateway start --config <file>` as a real child process (as an operator would), on ports the
- * kernel picks (0): the addresses are read from the start banner, so no parallel test can take them first.
+ * Launches `acgs-gateway start --config <file>` as a real child process (as an operator would) and
+ * collects its output; ports are the kernel's (0) unless `env` names them. Waits for nothing.
  */
-export async function spawnGateway(
+export function launchGateway(
   services: Record<string, ServiceSpec>,
   extra: Record<string, unknown> = {},
   env: NodeJS.ProcessEnv = {},
   /** Options for node itself (V8 flags), before the script. */
   nodeArgs: readonly string[] = [],
-): Promise<GatewayProcess> {
+): LaunchedGateway {
   const doc = testConfigDoc(services, extra);
   (doc.logging as { level: string }).level = 'warn';
   const file = join(mkdtempSync(join(tmpdir(), 'acgs-proc-')), 'gateway.yaml');
@@ -55,13 +62,27 @@ export async function spawnGateway(
   const exited = new Promise<number | string>((resolve) =>
     child.once('exit', (code, signal) => resolve(code ?? signal ?? -1)),
   );
+  return { child, output: () => output, exited };
+}
+
+/**
+ * Launches the gateway (launchGateway) on ports the kernel picks and waits until it answers: the addresses
+ * are read from the start banner, so no parallel test can take them first.
+ */
+export async function spawnGateway(
+  services: Record<string, ServiceSpec>,
+  extra: Record<string, unknown> = {},
+  env: NodeJS.ProcessEnv = {},
+  nodeArgs: readonly string[] = [],
+): Promise<GatewayProcess> {
+  const { child, output, exited } = launchGateway(services, extra, env, nodeArgs);
   const deadline = Date.now() + 20_000;
   let dataUrl = '';
   let adminUrl = '';
   for (;;) {
-    if (child.exitCode !== null) throw new Error(`gateway exited early (${child.exitCode}):\n${output}`);
-    dataUrl ||= /data plane\s+(http:\/\/\S+)/.exec(output)?.[1] ?? '';
-    adminUrl ||= /admin plane\s+(http:\/\/\S+)/.exec(output)?.[1] ?? '';
+    if (child.exitCode !== null) throw new Error(`gateway exited early (${child.exitCode}):\n${output()}`);
+    dataUrl ||= /data plane\s+(http:\/\/\S+)/.exec(output())?.[1] ?? '';
+    adminUrl ||= /admin plane\s+(http:\/\/\S+)/.exec(output())?.[1] ?? '';
     try {
       if (dataUrl === '' || adminUrl === '') throw new Error('no banner yet');
       const res = await fetch(`${dataUrl}/healthz`);
@@ -69,7 +90,7 @@ export async function spawnGateway(
     } catch {}
     if (Date.now() > deadline) {
       child.kill('SIGKILL');
-      throw new Error(`gateway did not come up:\n${output}`);
+      throw new Error(`gateway did not come up:\n${output()}`);
     }
     await sleep(100);
   }
@@ -77,7 +98,7 @@ export async function spawnGateway(
     child,
     dataUrl,
     adminUrl,
-    output: () => output,
+    output,
     exited,
     async stop(signal: NodeJS.Signals = 'SIGTERM') {
       if (child.exitCode === null && child.signalCode === null) child.kill(signal);
