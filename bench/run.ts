@@ -29,6 +29,7 @@ import {
 import { type CpuTargets, clockTicksPerSecond, findRedisProcess } from './lib/cpu.js';
 import { checkLiveness } from './lib/liveness.js';
 import { loadCommand, PATH, runLoad } from './lib/load.js';
+import { runPaced } from './lib/paced.js';
 import { prepareBundle } from './lib/policy.js';
 import { type Child, firstJsonLine, sleep, spawnChild, stopChild } from './lib/proc.js';
 import { fmt, fmtInt, replaceBetweenMarkers } from './lib/report.js';
@@ -50,6 +51,10 @@ import {
   crashReport,
   lastLines,
   type Measurement,
+  type PacedMeasurement,
+  pacedSummaries,
+  pacedTable,
+  pacedTargetLines,
   REFERENCE,
   resultsTable,
   summarise,
@@ -70,6 +75,9 @@ const HELP = `Usage: npm run bench -- [options]
                       and ${BASELINE.id}: gateway-full built in BENCH_BASELINE_ROOT, for an A/B)
   --stages            per-stage CPU runs: ${STAGE_RUN_IDS.join(', ')};
                       prints the per-stage cost and rewrites the budget table of bench/README.md
+  --paced-rate R      after the saturated runs, each contender at a fixed R req/s (open loop) for
+                      the added-latency figures; 0 skips it (default 1000; not with --stages)
+  --paced-connections C  connections of the fixed-rate run (default 50)
   --nginx-workers N   worker_processes for the nginx contenders: a number or auto (default 1)
   --results DIR       where the JSON results go (default bench/results)
   --no-build          do not run \`npm run build\` first (dist/ must be current)
@@ -85,6 +93,8 @@ function parseFlags() {
       connections: { type: 'string', default: '50,200' },
       only: { type: 'string' },
       'nginx-workers': { type: 'string', default: '1' },
+      'paced-rate': { type: 'string', default: '1000' },
+      'paced-connections': { type: 'string', default: '50' },
       results: { type: 'string' },
       'no-build': { type: 'boolean', default: false },
       'no-micro': { type: 'boolean', default: false },
@@ -114,6 +124,8 @@ function parseFlags() {
     rounds: Math.round(positive('rounds', values.rounds)),
     connections: values.connections.split(',').map((c) => Math.round(positive('connections', c))),
     only,
+    pacedRate: values['paced-rate'] === '0' ? 0 : positive('paced-rate', values['paced-rate']),
+    pacedConnections: Math.round(positive('paced-connections', values['paced-connections'])),
     nginxWorkers:
       values['nginx-workers'] === 'auto'
         ? ('auto' as const)
@@ -156,7 +168,12 @@ async function main(): Promise<void> {
   log(`command: ${command}`);
   log(`load: ${load}`);
 
-  const perRun = flags.connections.length * (flags.durationSec + flags.warmupSec) + 4;
+  const paced = flags.pacedRate > 0 && !flags.stages;
+  const pacedWarmupSec = Math.max(1, flags.warmupSec);
+  const perRun =
+    flags.connections.length * (flags.durationSec + flags.warmupSec) +
+    4 +
+    (paced ? flags.durationSec + pacedWarmupSec + 4 : 0);
   const budgetMs = (selected.length * flags.rounds * perRun + 600) * 1000;
   const watchdog = setTimeout(() => {
     process.stderr.write(`bench: exceeded its time budget of ${Math.round(budgetMs / 1000)} s, stopping\n`);
@@ -253,6 +270,7 @@ async function main(): Promise<void> {
     const runnable = selected.filter((c) => !skipped.has(c.id));
     const idWidth = Math.max(16, ...runnable.map((c) => c.id.length));
     const measurements = new Map<string, Measurement[]>();
+    const pacedRuns = new Map<string, PacedMeasurement[]>();
     for (let round = 0; round < flags.rounds; round++) {
       // Rotate the order so no contender always runs first (or last) on a drifting machine.
       const order = runnable.map((_, i) => runnable[(i + round) % runnable.length]!);
@@ -264,6 +282,7 @@ async function main(): Promise<void> {
           log(`  ${contender.id}: failed to start: ${(err as Error).message.split('\n')[0]}`);
           continue;
         }
+        let crashed = false;
         try {
           for (const connections of flags.connections) {
             if (flags.warmupSec > 0) {
@@ -277,6 +296,7 @@ async function main(): Promise<void> {
               const dead = await deadAfter(current, upstream, contender.id, round, connections, 'warm-up');
               if (dead !== null) {
                 crashes.push(dead);
+                crashed = true;
                 break;
               }
             }
@@ -292,6 +312,7 @@ async function main(): Promise<void> {
             if (dead !== null) {
               // The numbers of a run the contender did not survive are not a throughput: discarded.
               crashes.push(dead);
+              crashed = true;
               break;
             }
             const key = `${contender.id}@${connections}`;
@@ -309,6 +330,34 @@ async function main(): Promise<void> {
                 for (const line of child.tail().split('\n')) log(`    ${line}`);
             }
           }
+          if (paced && !crashed) {
+            const result = await runPaced({
+              script: scripts.paced!,
+              url: current.url,
+              connections: flags.pacedConnections,
+              rate: flags.pacedRate,
+              durationSec: flags.durationSec,
+              warmupSec: pacedWarmupSec,
+              authorizations,
+            });
+            const dead = await deadAfter(
+              current,
+              upstream,
+              contender.id,
+              round,
+              flags.pacedConnections,
+              'fixed-rate run',
+            );
+            if (dead !== null) crashes.push(dead);
+            else {
+              const list = pacedRuns.get(contender.id) ?? [];
+              list.push({ ...result, round });
+              pacedRuns.set(contender.id, list);
+              log(
+                `  ${contender.id.padEnd(idWidth)} ${fmtInt(flags.pacedRate)} req/s fixed, c=${flags.pacedConnections}: completed ${fmtInt(result.achievedRps)} req/s  p50 ${fmt(result.p50Ms, 2)} ms  p99 ${fmt(result.p99Ms, 2)} ms  p99.9 ${fmt(result.p999Ms, 2)} ms  errors ${result.errors}  non-2xx ${result.non2xx}  (generator late p99 ${fmt(result.sendLagP99Ms, 2)} ms)`,
+              );
+            }
+          }
         } finally {
           await current.stop();
           current = null;
@@ -320,9 +369,16 @@ async function main(): Promise<void> {
     const summaries = summarise(selected, flags.connections, measurements, skipped, crashes);
     const table = resultsTable(summaries, flags.connections);
     const targets = targetLines(summaries, flags.connections);
+    const pacedSummary = pacedSummaries(selected, pacedRuns);
+    const pacedText =
+      pacedSummary.length === 0
+        ? ''
+        : `Latency at a fixed ${fmtInt(flags.pacedRate)} req/s over ${flags.pacedConnections} connections (open loop, medians over rounds; "added" is per round against direct, then the median):\n\n${pacedTable(pacedSummary)}`;
+    targets.push(...pacedTargetLines(pacedSummary));
     const crashText = crashReport(crashes);
     log('');
     log(table);
+    if (pacedText !== '') log(`\n${pacedText}`);
     if (crashText !== '') log(`\n${crashText}`);
     log('');
     for (const t of targets) log(`- ${t}`);
@@ -383,6 +439,7 @@ async function main(): Promise<void> {
           },
           contenders: selected.map((c) => ({ id: c.id, label: c.label, description: c.description })),
           summaries,
+          paced: { summaries: pacedSummary, runs: Object.fromEntries(pacedRuns) },
           crashes,
           targets,
           stageCosts: costs,
@@ -429,7 +486,7 @@ async function main(): Promise<void> {
       await replaceBetweenMarkers(
         join(BENCH_DIR, 'README.md'),
         'bench:results',
-        `${header}\n\n${table}${crashText === '' ? '' : `\n\n${crashText}`}\n\nWhere we stand:\n\n${targets.map((t) => `- ${t}`).join('\n')}\n\nContenders:\n\n${legend}`,
+        `${header}\n\n${table}${pacedText === '' ? '' : `\n\n${pacedText}`}${crashText === '' ? '' : `\n\n${crashText}`}\n\nWhere we stand:\n\n${targets.map((t) => `- ${t}`).join('\n')}\n\nContenders:\n\n${legend}`,
       );
     }
     if (flags.readme && micro !== null) {

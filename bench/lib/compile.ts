@@ -16,6 +16,7 @@ export const SCRIPTS = [
   'servers/fastify-proxy.ts',
   'servers/fast-gateway.ts',
   'servers/authz-adapter.ts',
+  'loadgen/paced.ts',
 ];
 
 /** Transpiles the scripts (no relative imports in them) and returns name → .mjs path. */
