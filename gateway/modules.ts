@@ -9,6 +9,7 @@ import { createAccessLogStage } from './pipeline/access-log.js';
 import { createHealthStage } from './pipeline/health-stage.js';
 import type { StageModule } from './pipeline/stage-module.js';
 import { policyModule } from './policy/module.js';
+import { DeadlineSweep, resolutionFor } from './proxy/deadlines.js';
 import { Forwarder } from './proxy/forwarder.js';
 import { createProxyStage } from './proxy/stage.js';
 import { rateLimitByAddressModule, rateLimitBySubjectModule } from './ratelimit/module.js';
@@ -58,6 +59,10 @@ export const proxyModule: StageModule = {
   summary: 'undici pools, breakers, one retry, failover; relays the answer and records the outcome',
   enabled: always,
   provision({ config, runtimes, metrics, windows, logger, responder }) {
+    let shortest = Number.POSITIVE_INFINITY;
+    for (const { timeouts } of runtimes.values())
+      shortest = Math.min(shortest, timeouts.headers, timeouts.body);
+    const deadlines = new DeadlineSweep(resolutionFor(shortest));
     const forwarder = new Forwarder({
       metrics,
       recorder: windows,
@@ -66,8 +71,9 @@ export const proxyModule: StageModule = {
       maxBodyBytes: config.server.maxBodyBytes,
       keepEscapedSlashes: config.server.escapedSlashes === 'keep',
       sendTimeout: config.server.sendTimeout,
+      deadlines,
     });
-    return { stage: createProxyStage(runtimes, forwarder) };
+    return { stage: createProxyStage(runtimes, forwarder), close: async () => deadlines.close() };
   },
 };
 

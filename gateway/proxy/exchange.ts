@@ -4,6 +4,7 @@ import { Errors, GatewayError } from '../../core/errors.js';
 import type { Color, RequestContext } from '../../core/types.js';
 import { PayloadTooLargeError } from './body-limit.js';
 import { BreakerOpenError } from './breaker.js';
+import type { Deadline } from './deadlines.js';
 import type { ForwarderOptions } from './forwarder.js';
 import { relayedResponseHeaders } from './headers.js';
 import type { ServiceRuntime } from './service-runtime.js';
@@ -51,8 +52,16 @@ export interface OutgoingRequest {
  * Every exchange reports its end exactly once (the phase guards it): to the rollout's live window and the
  * metrics, or, when the client left first, as a 499 that is nobody's failure. The breaker of the upstream
  * it went to hears exactly one outcome per attempt.
+ *
+ * The upstream timeouts are the forwarder's deadline sweep's, not undici's (its per-request timers are
+ * switched off): the headers timeout runs from when the request gets a connection (as undici's does) to
+ * the answer's head, then the body timeout between chunks, suspended while the client's socket is full.
+ * An expired one cancels the attempt with undici's own timeout error, so it ends as undici's would have.
  */
-export class UpstreamExchange implements Dispatcher.DispatchHandler {
+export class UpstreamExchange implements Dispatcher.DispatchHandler, Deadline {
+  deadlineAt = 0;
+  deadlineNext: Deadline | null = null;
+  deadlinePrev: Deadline | null = null;
   #phase = WAITING;
   #tries = 0;
   #target: Upstream;
@@ -60,6 +69,10 @@ export class UpstreamExchange implements Dispatcher.DispatchHandler {
   #cancel: ((err?: Error) => void) | null = null;
   #clientLeft = false;
   #status = 0;
+  /** A body chunk of the answer reached onData (the head then goes out with it). */
+  #bodyStarted = false;
+  /** The request (its body, if any) is still being written to the upstream. */
+  #uploading = false;
   #resume: (() => void) | null = null;
   /** Made on the first full client socket only: most responses never wait for one. */
   #onDrain: (() => void) | null = null;
@@ -107,8 +120,8 @@ export class UpstreamExchange implements Dispatcher.DispatchHandler {
         method: r.method,
         headers: r.headers,
         body: r.body as Dispatcher.DispatchOptions['body'],
-        headersTimeout: this.service.timeouts.headers,
-        bodyTimeout: this.service.timeouts.body,
+        headersTimeout: 0,
+        bodyTimeout: 0,
       },
       this,
     );
@@ -130,6 +143,42 @@ export class UpstreamExchange implements Dispatcher.DispatchHandler {
       return;
     }
     this.#cancel = cancel;
+    this.#uploading = true;
+    this.opts.deadlines.arm(this, this.service.timeouts.headers);
+  }
+
+  /** Part of the request body went out: an upload that moves is not a stalled upstream. */
+  onBodySent(): void {
+    if (this.#phase === WAITING) this.opts.deadlines.arm(this, this.service.timeouts.headers);
+  }
+
+  /** The whole request went out: the headers timeout counts from here (as undici's does). */
+  onRequestSent(): void {
+    this.#uploading = false;
+    if (this.#phase === WAITING) this.opts.deadlines.arm(this, this.service.timeouts.headers);
+  }
+
+  /** The sweep found the headers or the body timeout expired: cancel with the error undici would give. */
+  onDeadline(): void {
+    const cancel = this.#cancel;
+    if (cancel === null || this.#phase === ENDED) return;
+    if (this.#phase === RELAYING) {
+      cancel(new errors.BodyTimeoutError('Body Timeout Error'));
+      return;
+    }
+    // Still uploading and the upstream reads what it is sent: the client is the slow one (the server's
+    // requestTimeout bounds it), and that is not the upstream's failure. Only an upload held back by the
+    // upstream (undici paused the body: its socket is full) times out here, as undici's own timer would.
+    if (this.#uploading && !this.#uploadHeldBack()) {
+      this.opts.deadlines.arm(this, this.service.timeouts.headers);
+      return;
+    }
+    cancel(new errors.HeadersTimeoutError('Headers Timeout Error'));
+  }
+
+  #uploadHeldBack(): boolean {
+    const body = this.request.body;
+    return body !== null && !Buffer.isBuffer(body) && body.isPaused();
   }
 
   onHeaders(status: number, rawHeaders: Buffer[], resume: () => void): boolean {
@@ -165,23 +214,43 @@ export class UpstreamExchange implements Dispatcher.DispatchHandler {
     // While the body flows the client's socket is busy; it only idles when the upstream pauses (bounded by
     // the body timeout) or when the client stops reading, which this bounds.
     res.setTimeout(Math.max(this.opts.sendTimeout, this.service.timeouts.body + 1000), onSendTimeout);
+    this.opts.deadlines.arm(this, this.service.timeouts.body);
+    // node sends the head with the first body write; an upstream that sends its head and then waits (an
+    // event stream, a long poll) must not leave the client without it. The body usually came in the same
+    // read and is already written by the next tick, so this rarely costs a write of its own.
+    process.nextTick(UpstreamExchange.#flushHeadWithoutBody, this);
     return true;
   }
 
+  static #flushHeadWithoutBody(exchange: UpstreamExchange): void {
+    if (exchange.#phase === RELAYING && !exchange.#bodyStarted && !exchange.res.destroyed)
+      exchange.res.flushHeaders();
+  }
+
   onData(chunk: Buffer): boolean {
+    this.#bodyStarted = true;
     const res = this.res;
     // The client left: its 'close' cancels this exchange; until then, read nothing more.
     if (res.destroyed) return false;
-    if (res.write(chunk)) return true;
-    // The client's socket is full: pause undici's parser (and so the upstream) until it drains.
+    const deadlines = this.opts.deadlines;
+    if (res.write(chunk)) {
+      deadlines.arm(this, this.service.timeouts.body);
+      return true;
+    }
+    // The client's socket is full: pause undici's parser (and so the upstream) until it drains. The upstream
+    // is not idle meanwhile but held back, so its body timeout waits too (the send timeout bounds the client).
+    deadlines.disarm(this);
     this.#onDrain ??= () => {
-      if (this.#phase === RELAYING) this.#resume!();
+      if (this.#phase !== RELAYING) return;
+      this.opts.deadlines.arm(this, this.service.timeouts.body);
+      this.#resume!();
     };
     res.once('drain', this.#onDrain);
     return false;
   }
 
   onComplete(): void {
+    this.opts.deadlines.disarm(this);
     if (this.#phase !== RELAYING) return;
     this.#phase = ENDED;
     const { res, opts, ctx, color, service } = this;
@@ -198,6 +267,7 @@ export class UpstreamExchange implements Dispatcher.DispatchHandler {
   }
 
   onError(err: Error): void {
+    this.opts.deadlines.disarm(this);
     try {
       if (this.#phase === WAITING) {
         if (this.#clientGone) this.#target.abandoned();

@@ -8,6 +8,7 @@ import type { Responder } from '../http/responder.js';
 import { encodePathForWire } from '../identity/canonical-path.js';
 import type { GatewayMetrics } from '../metrics/gateway-metrics.js';
 import { BodyLimit } from './body-limit.js';
+import type { DeadlineSweep } from './deadlines.js';
 import { answerWithError, UpstreamExchange } from './exchange.js';
 import { upstreamRequestHeaders } from './headers.js';
 import type { ServiceRuntime } from './service-runtime.js';
@@ -25,6 +26,8 @@ export interface ForwarderOptions {
   readonly sendTimeout: number;
   /** Writes the gateway-made answer (error JSON) when proxying fails before the response started. */
   readonly responder: Responder;
+  /** Enforces every exchange's upstream headers and body timeouts. */
+  readonly deadlines: DeadlineSweep;
 }
 
 /**
