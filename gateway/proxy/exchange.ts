@@ -54,8 +54,9 @@ export interface OutgoingRequest {
  * it went to hears exactly one outcome per attempt.
  *
  * The upstream timeouts are the forwarder's deadline sweep's, not undici's (its per-request timers are
- * switched off): the headers timeout runs from when the request gets a connection (as undici's does) to
- * the answer's head, then the body timeout between chunks, suspended while the client's socket is full.
+ * switched off): the headers timeout runs from the last progress of the request's upload (its end, for
+ * most) to the answer's head, then the body timeout between chunks, suspended while the client's socket is
+ * full.
  * An expired one cancels the attempt with undici's own timeout error, so it ends as undici's would have.
  */
 export class UpstreamExchange implements Dispatcher.DispatchHandler, Deadline {
@@ -143,8 +144,9 @@ export class UpstreamExchange implements Dispatcher.DispatchHandler, Deadline {
       return;
     }
     this.#cancel = cancel;
+    // The headers deadline is armed once something went out (onBodySent, onRequestSent); for a request
+    // without a body both run before the dispatch returns, so arming here would only be overwritten.
     this.#uploading = true;
-    this.opts.deadlines.arm(this, this.service.timeouts.headers);
   }
 
   /** Part of the request body went out: an upload that moves is not a stalled upstream. */

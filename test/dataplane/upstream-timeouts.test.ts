@@ -11,6 +11,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Gateway } from '../../gateway/gateway.js';
 import { rawExchange } from '../chaos/support/raw-http.js';
 import { startTestGateway } from '../helpers/gateway.js';
+import { readRawBody } from '../helpers/raw-body.js';
 import { startUpstream, type TestUpstream } from '../helpers/upstream.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -174,41 +175,22 @@ describe('upstream timeouts', () => {
     const expected = createHash('sha256');
     for (let i = 0; i < BIG / CHUNK; i++) expected.update(chunkOf(i));
     const socket = connect(port, '127.0.0.1');
-    const hash = createHash('sha256');
-    let head = Buffer.alloc(0);
-    let inBody = false;
-    let bodyBytes = 0;
-    let closed = false;
-    socket.on('close', () => {
-      closed = true;
-    });
-    socket.on('data', (data: Buffer) => {
-      let chunk = data;
-      if (!inBody) {
-        head = Buffer.concat([head, chunk]);
-        const end = head.indexOf('\r\n\r\n');
-        if (end === -1) return;
-        inBody = true;
-        assert.match(head.subarray(0, end).toString('latin1'), /^HTTP\/1\.1 200 /);
-        chunk = head.subarray(end + 4);
-      }
-      hash.update(chunk);
-      bodyBytes += chunk.length;
-    });
+    const body = readRawBody(socket);
     socket.write('GET /api/ac/big HTTP/1.1\r\nHost: gw\r\n\r\n');
-    await waitFor('the first MiB', () => bodyBytes >= 1024 * 1024, 10_000, 5);
+    await waitFor('the first MiB', () => body.bytes >= 1024 * 1024, 10_000, 5);
     socket.pause();
     // Three body timeouts without reading: the upstream is held back, not idle.
     await sleep(3 * BODY_MS);
     socket.resume();
-    await waitFor('the whole body', () => bodyBytes >= BIG || closed, 20_000, 10);
+    await waitFor('the whole body', () => body.bytes >= BIG || body.closed, 20_000, 10);
     socket.destroy();
+    assert.match(body.head ?? '', /^HTTP\/1\.1 200 /);
     assert.equal(
-      bodyBytes,
+      body.bytes,
       BIG,
-      `got ${bodyBytes} of ${BIG} bytes${closed ? ' before the gateway closed' : ''}`,
+      `got ${body.bytes} of ${BIG} bytes${body.closed ? ' before the gateway closed' : ''}`,
     );
-    assert.equal(hash.digest('hex'), expected.digest('hex'), 'every chunk once, in order');
+    assert.equal(body.digest(), expected.digest('hex'), 'every chunk once, in order');
   });
 
   test("a client that uploads slowly is not the upstream's failure: answered, no headers timeout counted", async () => {
