@@ -30,6 +30,7 @@ import { type CpuTargets, clockTicksPerSecond, findRedisProcess } from './lib/cp
 import { checkLiveness } from './lib/liveness.js';
 import { loadCommand, PATH, runLoad } from './lib/load.js';
 import { runPaced } from './lib/paced.js';
+import { allowedCpus, type CorePlan, corePlan, pinProcess } from './lib/pin.js';
 import { prepareBundle } from './lib/policy.js';
 import { type Child, firstJsonLine, sleep, spawnChild, stopChild } from './lib/proc.js';
 import { fmt, fmtInt, replaceBetweenMarkers } from './lib/report.js';
@@ -78,6 +79,8 @@ const HELP = `Usage: npm run bench -- [options]
   --paced-rate R      after the saturated runs, each contender at a fixed R req/s (open loop) for
                       the added-latency figures; 0 skips it (default 1000; not with --stages)
   --paced-connections C  connections of the fixed-rate run (default 50)
+  --pin               each contender on a core of its own (the last), the load generators and the
+                      upstream on the others (taskset); see bench/lib/pin.ts
   --nginx-workers N   worker_processes for the nginx contenders: a number or auto (default 1)
   --results DIR       where the JSON results go (default bench/results)
   --no-build          do not run \`npm run build\` first (dist/ must be current)
@@ -100,6 +103,7 @@ function parseFlags() {
       'no-micro': { type: 'boolean', default: false },
       'no-readme': { type: 'boolean', default: false },
       stages: { type: 'boolean', default: false },
+      pin: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -135,6 +139,7 @@ function parseFlags() {
     micro: !values['no-micro'],
     readme: !values['no-readme'],
     stages: values.stages,
+    pin: values.pin,
   };
 }
 
@@ -167,6 +172,14 @@ async function main(): Promise<void> {
   );
   log(`command: ${command}`);
   log(`load: ${load}`);
+  // Pinned before anything is started, so the upstream and the generators inherit the orchestrator's cores.
+  const pins: CorePlan | null = flags.pin ? corePlan(machine.cores) : null;
+  if (pins !== null) {
+    await pinProcess(process.pid, pins.rest);
+    log(
+      `pinned: contenders on cpu ${pins.contender}; this process (autocannon, micro-benchmarks), the upstream and the fixed-rate generator on cpu ${await allowedCpus(process.pid)}; Redis not pinned`,
+    );
+  }
 
   const paced = flags.pacedRate > 0 && !flags.stages;
   const pacedWarmupSec = Math.max(1, flags.warmupSec);
@@ -216,6 +229,7 @@ async function main(): Promise<void> {
       redisUrl: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379',
       nginxWorkers: flags.nginxWorkers,
       nginxBin: process.env.BENCH_NGINX_BIN || NGINX_BIN,
+      contenderCpus: pins?.contender ?? null,
     };
     const authorizations = tokens.map((t) => `Bearer ${t.token}`);
     // CPU per request: the upstream is ours; Redis only when it runs on this machine and /proc shows it.
@@ -430,6 +444,7 @@ async function main(): Promise<void> {
           path: PATH,
           service: SERVICE,
           options: flags,
+          pinning: pins,
           policyBundle: bundle?.origin ?? null,
           cpuSampling: {
             clockTicksPerSecond: hz,
@@ -479,7 +494,7 @@ async function main(): Promise<void> {
     if (flags.readme && !flags.stages) {
       const header = [
         `Measured ${startedAt.toISOString()} on Node ${machine.node}, ${machine.cores} cores (${machine.cpu}), ${machine.platform}; load average ${machine.loadavgAtStart.join(' ')} at start, ${loadavgAtEnd.join(' ')} at the end (1/5/15 min; anything well above 1 means other work shared the cores).`,
-        `Command: \`${command}\` (${flags.rounds} rounds, ${flags.warmupSec} s warm-up + ${flags.durationSec} s measured per contender and connection count; nginx worker_processes ${flags.nginxWorkers}).`,
+        `Command: \`${command}\` (${flags.rounds} rounds, ${flags.warmupSec} s warm-up + ${flags.durationSec} s measured per contender and connection count; nginx worker_processes ${flags.nginxWorkers}${pins === null ? '' : `; contenders pinned to cpu ${pins.contender}, the load generators and the upstream to cpu ${pins.rest}`}).`,
         `Load: \`${load}\``,
       ].join('\n');
       const legend = selected.map((c) => `- **${c.label}** (\`${c.id}\`): ${c.description}`).join('\n');

@@ -35,6 +35,8 @@ export interface BenchContext {
   readonly nginxWorkers: number | 'auto';
   /** The nginx binary for the two nginx contenders. */
   readonly nginxBin: string;
+  /** The cpu list every contender process is pinned to (`--pin`), or null. */
+  readonly contenderCpus: string | null;
 }
 
 export interface Running {
@@ -59,7 +61,7 @@ export interface Contender {
 function nodeScript(name: string, ctx: BenchContext, args: string[]): Child {
   const file = ctx.scripts[name];
   if (file === undefined) throw new Error(`script ${name} was not compiled`);
-  return spawnChild(name, process.execPath, [file, ...args]);
+  return spawnChild(name, process.execPath, [file, ...args], { cpus: ctx.contenderCpus });
 }
 
 function running(url: string, children: Child[]): Running {
@@ -100,16 +102,12 @@ async function startNginx(
     join(prefix, 'nginx.conf'),
     nginxConf({ prefix, port, upstreamPort: ctx.upstreamPorts[0], workers: ctx.nginxWorkers, authzPort }),
   );
-  const child = spawnChild('nginx', ctx.nginxBin, [
-    '-p',
-    prefix,
-    '-c',
-    'nginx.conf',
-    '-e',
-    join(prefix, 'error.log'),
-    '-g',
-    'daemon off;',
-  ]);
+  const child = spawnChild(
+    'nginx',
+    ctx.nginxBin,
+    ['-p', prefix, '-c', 'nginx.conf', '-e', join(prefix, 'error.log'), '-g', 'daemon off;'],
+    { cpus: ctx.contenderCpus },
+  );
   const url = `http://127.0.0.1:${port}`;
   try {
     await waitForHttp(`${url}/api/${SERVICE}/ready`, child);
@@ -244,10 +242,7 @@ async function startGatewayOnce(
     name,
     process.execPath,
     [...nodeArgs, join(root, 'bin', 'acgs-gateway.js'), 'start', '--config', file],
-    {
-      cwd: root,
-      env,
-    },
+    { cwd: root, env, cpus: ctx.contenderCpus },
   );
   const url = `http://127.0.0.1:${port}`;
   try {
@@ -326,7 +321,9 @@ export const CONTENDERS: readonly Contender[] = [
       if (ctx.bundle === null) throw new Error('no policy bundle');
       if (!existsSync(OPA_BIN)) throw new Error(`${OPA_BIN} is missing`);
       const opaPort = await freePort();
-      const opa = spawnChild('opa', OPA_BIN, opaServerArgs(opaPort, ctx.bundle.regoBundle));
+      const opa = spawnChild('opa', OPA_BIN, opaServerArgs(opaPort, ctx.bundle.regoBundle), {
+        cpus: ctx.contenderCpus,
+      });
       const started: Child[] = [opa];
       try {
         await waitForHttp(`http://127.0.0.1:${opaPort}/health?bundles`, opa);

@@ -17,6 +17,8 @@ export interface Child {
 export interface SpawnOptions {
   readonly env?: NodeJS.ProcessEnv;
   readonly cwd?: string;
+  /** A cpu list (taskset -c) the process and its children are confined to; null or absent: no pinning. */
+  readonly cpus?: string | null;
 }
 
 // Children still alive when the benchmark exits for any reason (a crash included) are killed by pid.
@@ -31,7 +33,9 @@ export function spawnChild(
   args: readonly string[],
   opts: SpawnOptions = {},
 ): Child {
-  const proc = spawn(command, args, {
+  // taskset execs the command in place: the pid is the command's own.
+  const pinned = opts.cpus !== undefined && opts.cpus !== null;
+  const proc = spawn(pinned ? 'taskset' : command, pinned ? ['-c', opts.cpus!, command, ...args] : args, {
     cwd: opts.cwd,
     env: opts.env ?? process.env,
     stdio: ['ignore', 'pipe', 'pipe'],
