@@ -1,9 +1,10 @@
 // `--pin`: the contender on a core of its own, everything else (this orchestrator with its load generator,
 // the upstream, the fixed-rate generator) on the others. Unpinned, on a 2-core machine the contender's
 // event loop waits in the run queue whenever the generator and the upstream are both running, and a request
-// that arrives then is charged the wait: that is most of what a Node proxy adds at p99 at a low, fixed
-// rate here. Pinned, each contender gets the same one core, the way a gateway in production has cores the
-// load does not share, and its added latency is its own. Redis is a shared server and is not pinned.
+// that arrives then is charged the wait (part of what a Node proxy adds at p99 at a low, fixed rate here;
+// bench/README.md has the pinned and unpinned figures). Pinned, each contender gets the same one core, the
+// way a gateway in production has cores the load does not share; the host's own jitter stays. Redis is a
+// shared server and is not pinned.
 // Affinity is set with taskset(1) (util-linux): children inherit it, and `taskset -c LIST cmd` execs the
 // command, so the pid the bench samples is still the contender's.
 import { execFile } from 'node:child_process';
