@@ -32,6 +32,8 @@ export function resolutionFor(shortestTimeoutMs: number): number {
 export class DeadlineSweep {
   #head: Deadline | null = null;
   #size = 0;
+  /** The expired ones of one sweep, gathered before any fires; reused, so a sweep allocates nothing. */
+  readonly #due: Deadline[] = [];
   #timer: NodeJS.Timeout | null;
 
   constructor(readonly resolutionMs: number) {
@@ -67,16 +69,18 @@ export class DeadlineSweep {
 
   /** Fires every deadline expired at `now`. Public for the tests; the timer calls it. */
   sweep(now: number): void {
-    let d = this.#head;
-    while (d !== null) {
-      // Read before firing: the callback may disarm or arm others (a cancelled exchange ends itself).
-      const next = d.deadlineNext;
-      if (d.deadlineAt !== 0 && d.deadlineAt <= now) {
-        this.disarm(d);
-        d.onDeadline();
-      }
-      d = next;
+    // Gathered first, fired after: a callback may disarm or re-arm others, which unlinks them, and a walk
+    // that fired as it went could lose its place in the list and leave expired ones for the next sweep.
+    const due = this.#due;
+    for (let d = this.#head; d !== null; d = d.deadlineNext) if (d.deadlineAt <= now) due.push(d);
+    for (let i = 0; i < due.length; i++) {
+      const d = due[i]!;
+      // Disarmed or moved by an earlier callback of this sweep: not (or not yet) due any more.
+      if (d.deadlineAt === 0 || d.deadlineAt > now) continue;
+      this.disarm(d);
+      d.onDeadline();
     }
+    due.length = 0;
   }
 
   /** How many deadlines are armed. */

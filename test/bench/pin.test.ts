@@ -3,6 +3,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { availableParallelism } from 'node:os';
+import { createInterface } from 'node:readline';
 import { describe, test } from 'node:test';
 import { allowedCpus, corePlan, pinProcess } from '../../bench/lib/pin.js';
 import { spawnChild, stopChild } from '../../bench/lib/proc.js';
@@ -57,21 +58,8 @@ describe('bench --pin', () => {
       ],
       { stdio: ['pipe', 'pipe', 'inherit'] },
     );
-    const lines: string[] = [];
-    const nextLine = () =>
-      new Promise<string>((resolve) => {
-        const tryTake = () =>
-          lines.length > 0 ? resolve(lines.shift()!) : parent.stdout.once('data', onData);
-        const onData = (b: Buffer) => {
-          lines.push(
-            ...String(b)
-              .split('\n')
-              .filter((l) => l !== ''),
-          );
-          tryTake();
-        };
-        tryTake();
-      });
+    const lines = createInterface({ input: parent.stdout })[Symbol.asyncIterator]();
+    const nextLine = async () => String((await lines.next()).value);
     let grandchild = 0;
     try {
       const pid = Number(await nextLine());

@@ -58,6 +58,8 @@ describe('deadline sweep', () => {
     const late = new Entry();
     const added = new Entry();
     // Entries are walked from the most recently armed: `first` is visited before `spared`.
+    const behind = new Entry();
+    sweep.arm(behind, 100);
     sweep.arm(late, 60_000);
     sweep.arm(spared, 100);
     const first = new Entry(() => {
@@ -69,6 +71,11 @@ describe('deadline sweep', () => {
     assert.equal(first.fired, 1);
     assert.equal(spared.fired, 0, 'a deadline disarmed by another callback does not fire');
     assert.equal(late.fired, 0);
+    assert.equal(
+      behind.fired,
+      1,
+      'an expired deadline behind the disarmed one still fires in the same sweep',
+    );
     assert.equal(sweep.size, 2, 'late and the newly armed one remain');
     sweep.sweep(performance.now() + 1000);
     assert.equal(added.fired, 1);
