@@ -58,3 +58,11 @@ test_data_change_opens_a_route_without_rego_change if {
 		with data.acgs.config.services.ac.public_methods as ["GET", "POST"]
 	d.allow
 }
+
+test_public_prefix_with_a_trailing_slash_covers_what_is_below_it_only if {
+	routes := [{"prefix": "/status/", "methods": ["GET"]}]
+	gateway.public_path with input as request({"path": "/status/x"}) with data.acgs.config.public_paths as routes
+	gateway.public_path with input as request({"path": "/status/"}) with data.acgs.config.public_paths as routes
+	not gateway.public_path with input as request({"path": "/status"}) with data.acgs.config.public_paths as routes
+	not gateway.public_path with input as request({"path": "/statusx"}) with data.acgs.config.public_paths as routes
+}

@@ -32,3 +32,12 @@ test_no_header_when_no_override_asked if {
 	d := gateway.decision with input as base_request
 	not d.headers
 }
+
+test_decision_grants_an_override_only_when_one_is_asked if {
+	tester := {"claims": {"sub": "t", "roles": ["tester"]}}
+	asked := gateway.decision with input as request(object.union(tester, {"color_override": "blue"}))
+	asked.allow_color_override
+	not_asked := gateway.decision with input as request(tester)
+	not_asked.allow
+	not not_asked.allow_color_override
+}

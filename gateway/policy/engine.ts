@@ -7,6 +7,7 @@ import { checkDecision, type PolicyDecision } from './decision.js';
 import { DecisionCache } from './decision-cache.js';
 import type { AdminPolicyInput, ProjectedInput } from './input.js';
 import { type InputProjection, readProjection } from './projection.js';
+import { TextEvaluation } from './text-evaluation.js';
 
 export const DECISION_ENTRYPOINT = 'acgs/gateway/decision';
 export const ADMIN_ENTRYPOINT = 'acgs/gateway/admin_decision';
@@ -64,8 +65,6 @@ export interface WasmEngineOptions {
   readonly decisionCacheEntries?: number;
 }
 
-const TEXT = new TextEncoder();
-
 export class WasmPolicyEngine implements PolicyEngine {
   readonly revision: string;
   readonly entrypoints: readonly string[];
@@ -76,6 +75,7 @@ export class WasmPolicyEngine implements PolicyEngine {
   readonly #maxBytes: number;
   readonly #builtins: Readonly<Record<string, HostBuiltin>>;
   #policy: LoadedPolicy;
+  #evaluation: TextEvaluation;
   readonly #decisionId: number;
   readonly #adminId: number | undefined;
   readonly projection: InputProjection;
@@ -90,6 +90,7 @@ export class WasmPolicyEngine implements PolicyEngine {
   ) {
     this.#module = module;
     this.#policy = policy;
+    this.#evaluation = new TextEvaluation(policy);
     this.#data = data;
     this.#maxBytes = opts.maxMemoryPages * WASM_PAGE;
     this.#builtins = opts.builtins ?? HOST_BUILTINS;
@@ -114,7 +115,7 @@ export class WasmPolicyEngine implements PolicyEngine {
       const hit = cache.get(text);
       if (hit !== undefined) return hit;
     }
-    const decision = this.#run(TEXT.encode(text).buffer as ArrayBuffer, this.#decisionId);
+    const decision = this.#run(text, this.#decisionId);
     cache?.set(text, decision);
     return decision;
   }
@@ -122,7 +123,7 @@ export class WasmPolicyEngine implements PolicyEngine {
   evaluateAdmin(input: AdminPolicyInput): PolicyDecision {
     if (this.#adminId === undefined)
       throw new PolicyEvaluationError(`bundle has no ${ADMIN_ENTRYPOINT} entrypoint`);
-    return this.#run(input, this.#adminId);
+    return this.#run(JSON.stringify(input), this.#adminId);
   }
 
   /** Current linear memory of the live instance, in bytes (for tests and diagnostics). */
@@ -130,10 +131,10 @@ export class WasmPolicyEngine implements PolicyEngine {
     return this.#policy.mem.buffer.byteLength;
   }
 
-  #run(input: unknown, entrypoint: number): PolicyDecision {
+  #run(text: string, entrypoint: number): PolicyDecision {
     let result: unknown;
     try {
-      result = this.#policy.evaluate(input, entrypoint);
+      result = this.#evaluation.evaluate(text, entrypoint);
     } catch (err) {
       // A trap may leave the instance's heap inconsistent: never reuse it.
       this.#replace();
@@ -154,6 +155,7 @@ export class WasmPolicyEngine implements PolicyEngine {
   // Memory can only grow; a fresh instance of the already compiled module is the way back down.
   #replace(): void {
     this.#policy = instantiate(this.#module, this.#data, this.#builtins);
+    this.#evaluation = new TextEvaluation(this.#policy);
     this.replacements++;
   }
 }

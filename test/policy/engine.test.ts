@@ -131,6 +131,27 @@ describe('wasm policy engine on the default policy', () => {
     assert.equal(small.evaluate(buildPolicyInput(makeCtx({ method: 'POST' }))).allow, false);
   });
 
+  test('input of 2-, 3- and 4-byte UTF-8 characters reaches the policy intact', () => {
+    // The text is encoded straight into linear memory: a byte count taken from the string's length
+    // instead of the encoder's would cut these short or read stale bytes after them.
+    for (const service of ['über', 'dienst-✓', 'svc-😀-😀']) {
+      const d = decide({ service, path: '/api/x' });
+      assert.deepEqual([d.allow, d.status, d.reason], [false, 403, `unknown service ${service}`], service);
+    }
+    // A long multi-byte input first, then a short one: no bytes of the first may leak into the second.
+    const long = decide({ service: `${'é'.repeat(5000)}`, path: '/api/x' });
+    assert.equal(long.reason, `unknown service ${'é'.repeat(5000)}`);
+    assert.equal(decide({ service: 'ac', path: '/api/ac/x' }).reason, 'public method on service');
+  });
+
+  test('a lone surrogate (JSON-escaped, refused by the module) is an evaluation error; the next one is fine', () => {
+    assert.throws(() => decide({ service: 'bad-\ud800-half', path: '/api/x' }), {
+      name: 'PolicyEvaluationError',
+      message: /illegal string escape/,
+    });
+    assert.equal(decide({ service: 'ac', path: '/api/ac/x' }).reason, 'public method on service');
+  });
+
   test('an engine is refused when the module is not wasm or lacks the entrypoint', async () => {
     await assert.rejects(
       createWasmEngine(Buffer.from('not wasm'), { revision: 'r', data: {}, maxMemoryPages: 64 }),
