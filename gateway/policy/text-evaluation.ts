@@ -55,11 +55,16 @@ export class TextEvaluation {
     const p = this.#internals;
     // The input goes where opa-wasm puts it: right after the data, below the evaluation's own heap.
     const inputAddr = p.dataHeapPtr;
-    // UTF-8 needs at most 3 bytes per UTF-16 code unit; make room for the worst case before encoding.
-    const room = inputAddr + text.length * 3 - p.mem.buffer.byteLength;
-    if (room > 0) p.mem.grow(Math.ceil(room / WASM_PAGE));
     let bytes = this.#view();
-    const { written } = ENCODER.encodeInto(text, bytes.subarray(inputAddr));
+    let { read, written } = ENCODER.encodeInto(text, bytes.subarray(inputAddr));
+    if (read < text.length) {
+      // It did not fit. UTF-8 needs at most 3 bytes per UTF-16 code unit: grow for the worst case of
+      // the whole text and encode again (rare: only for inputs near the size of the memory).
+      const missing = inputAddr + text.length * 3 - bytes.byteLength;
+      p.mem.grow(Math.ceil(missing / WASM_PAGE));
+      bytes = this.#view();
+      ({ read, written } = ENCODER.encodeInto(text, bytes.subarray(inputAddr)));
+    }
     const resultAddr = opaEval(0, entrypoint, p.dataAddr, inputAddr, written, inputAddr + written, 0);
     // The evaluation may have grown the memory.
     bytes = this.#view();

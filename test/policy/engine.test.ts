@@ -129,6 +129,11 @@ describe('wasm policy engine on the default policy', () => {
     assert.ok(small.replacements >= 1, 'replaced after growing');
     assert.ok(small.memoryBytes <= 8 * 65536, `fresh instance is small (${small.memoryBytes})`);
     assert.equal(small.evaluate(buildPolicyInput(makeCtx({ method: 'POST' }))).allow, false);
+    // Multi-byte text larger than the instance's memory: grown, encoded whole, echoed back intact.
+    const service = 'é'.repeat(300_000);
+    const d = small.evaluate(buildPolicyInput(makeCtx({ service, path: '/api/x' })));
+    assert.equal(d.reason, `unknown service ${service}`);
+    assert.equal(small.evaluate(buildPolicyInput(makeCtx({ path: '/api/ac/x' }))).allow, true);
   });
 
   test('input of 2-, 3- and 4-byte UTF-8 characters reaches the policy intact', () => {
