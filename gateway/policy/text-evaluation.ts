@@ -56,14 +56,15 @@ export class TextEvaluation {
     // The input goes where opa-wasm puts it: right after the data, below the evaluation's own heap.
     const inputAddr = p.dataHeapPtr;
     let bytes = this.#view();
-    let { read, written } = ENCODER.encodeInto(text, bytes.subarray(inputAddr));
-    if (read < text.length) {
+    const first = ENCODER.encodeInto(text, bytes.subarray(inputAddr));
+    let written = first.written;
+    if (first.read < text.length) {
       // It did not fit. UTF-8 needs at most 3 bytes per UTF-16 code unit: grow for the worst case of
       // the whole text and encode again (rare: only for inputs near the size of the memory).
       const missing = inputAddr + text.length * 3 - bytes.byteLength;
       p.mem.grow(Math.ceil(missing / WASM_PAGE));
       bytes = this.#view();
-      ({ read, written } = ENCODER.encodeInto(text, bytes.subarray(inputAddr)));
+      written = ENCODER.encodeInto(text, bytes.subarray(inputAddr)).written;
     }
     const resultAddr = opaEval(0, entrypoint, p.dataAddr, inputAddr, written, inputAddr + written, 0);
     // The evaluation may have grown the memory.
