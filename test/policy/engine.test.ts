@@ -150,10 +150,13 @@ describe('wasm policy engine on the default policy', () => {
   });
 
   test('a lone surrogate (JSON-escaped, refused by the module) is an evaluation error; the next one is fine', () => {
+    const replacements = engine.replacements;
     assert.throws(() => decide({ service: 'bad-\ud800-half', path: '/api/x' }), {
       name: 'PolicyEvaluationError',
       message: /illegal string escape/,
     });
+    // The module aborted mid-evaluation: its instance is not trusted again.
+    assert.equal(engine.replacements, replacements + 1);
     assert.equal(decide({ service: 'ac', path: '/api/ac/x' }).reason, 'public method on service');
   });
 
