@@ -7,7 +7,7 @@ import { checkDecision, type PolicyDecision } from './decision.js';
 import { DecisionCache } from './decision-cache.js';
 import type { AdminPolicyInput, ProjectedInput } from './input.js';
 import { type InputProjection, readProjection } from './projection.js';
-import { TextEvaluation } from './text-evaluation.js';
+import { readJsonAt, TextEvaluation } from './text-evaluation.js';
 
 export const DECISION_ENTRYPOINT = 'acgs/gateway/decision';
 export const ADMIN_ENTRYPOINT = 'acgs/gateway/admin_decision';
@@ -216,11 +216,7 @@ function initialPages(maxPages: number): number {
 function requiredBuiltins(policy: LoadedPolicy): string[] {
   const exports = (policy.wasmInstance as { exports: unknown }).exports as Record<string, CallableFunction>;
   const addr = exports.opa_json_dump!(exports.builtins!()) as number;
-  const bytes = new Uint8Array(policy.mem.buffer);
-  let end = addr;
-  while (end < bytes.length && bytes[end] !== 0) end++;
-  const map = JSON.parse(new TextDecoder().decode(bytes.subarray(addr, end))) as Record<string, number>;
-  return Object.keys(map);
+  return Object.keys(readJsonAt(new Uint8Array(policy.mem.buffer), addr) as Record<string, number>);
 }
 
 export function errorMessage(err: unknown): string {

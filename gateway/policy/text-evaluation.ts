@@ -68,10 +68,7 @@ export class TextEvaluation {
     }
     const resultAddr = opaEval(0, entrypoint, p.dataAddr, inputAddr, written, inputAddr + written, 0);
     // The evaluation may have grown the memory.
-    bytes = this.#view();
-    const end = bytes.indexOf(0, resultAddr);
-    if (end < 0) throw new Error('policy result is not NUL-terminated');
-    return JSON.parse(DECODER.decode(bytes.subarray(resultAddr, end)));
+    return readJsonAt(this.#view(), resultAddr);
   }
 
   #view(): Uint8Array {
@@ -79,4 +76,11 @@ export class TextEvaluation {
     if (this.#bytes.buffer !== buffer) this.#bytes = new Uint8Array(buffer);
     return this.#bytes;
   }
+}
+
+/** The NUL-terminated JSON text the module wrote at `addr` (its opa_json_dump and opa_eval results), parsed. */
+export function readJsonAt(bytes: Uint8Array, addr: number): unknown {
+  const end = bytes.indexOf(0, addr);
+  if (end < 0) throw new Error('policy module output is not NUL-terminated');
+  return JSON.parse(DECODER.decode(bytes.subarray(addr, end)));
 }

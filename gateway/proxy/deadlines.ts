@@ -73,14 +73,18 @@ export class DeadlineSweep {
     // that fired as it went could lose its place in the list and leave expired ones for the next sweep.
     const due = this.#due;
     for (let d = this.#head; d !== null; d = d.deadlineNext) if (d.deadlineAt <= now) due.push(d);
-    for (let i = 0; i < due.length; i++) {
-      const d = due[i]!;
-      // Disarmed or moved by an earlier callback of this sweep: not (or not yet) due any more.
-      if (d.deadlineAt === 0 || d.deadlineAt > now) continue;
-      this.disarm(d);
-      d.onDeadline();
+    try {
+      for (let i = 0; i < due.length; i++) {
+        const d = due[i]!;
+        // Disarmed or moved by an earlier callback of this sweep: not (or not yet) due any more.
+        if (d.deadlineAt === 0 || d.deadlineAt > now) continue;
+        this.disarm(d);
+        d.onDeadline();
+      }
+    } finally {
+      // A callback that throws must not leave its sweep's entries held for the next one.
+      due.length = 0;
     }
-    due.length = 0;
   }
 
   /** How many deadlines are armed. */
